@@ -1,0 +1,76 @@
+/*
+ * storage: the physical key/value store of barrier-encrypted blobs.
+ *
+ * A backend implements cf_storage_ops_t; callers use the cf_storage_*
+ * wrappers. Paths are UTF-8 strings without a leading '/'. Values are
+ * opaque bytes. A put/delete returns only after the change is durable.
+ * Backends are thread-safe (each keeps its own connection pool or lock).
+ */
+#ifndef COFFER_STORAGE_H
+#define COFFER_STORAGE_H
+
+#include <stddef.h>
+
+#include "coffer/err.h"
+#include "coffer/mem.h"
+
+typedef struct cf_storage_s cf_storage_t;
+
+typedef struct {
+    const char *name;                           /* "sqlite", "postgresql" */
+    /* CF_ERR_NOT_FOUND when absent; *out owned by the caller. */
+    cf_err_t  (*get)(cf_storage_t *s, const char *path, cf_buf_t **out);
+    cf_err_t  (*put)(cf_storage_t *s, const char *path,
+                     const void *val, size_t len);
+    /* Deleting an absent path is CF_OK. */
+    cf_err_t  (*del)(cf_storage_t *s, const char *path);
+    /* Immediate children of prefix (which is "" or ends in '/'), sorted;
+     * a child with descendants appears once as "name/". Empty list (not an
+     * error) when nothing matches. *out owned by the caller. */
+    cf_err_t  (*list)(cf_storage_t *s, const char *prefix,
+                      cf_strlist_t **out);
+    void      (*close)(cf_storage_t *s);
+} cf_storage_ops_t;
+
+struct cf_storage_s {
+    const cf_storage_ops_t  *ops;
+};
+
+/* Open (creating if needed) a SQLite database file: WAL,
+ * synchronous=FULL, table entries(path TEXT PRIMARY KEY, value BLOB).
+ * CF_ERR_CONFIG naming the path when it cannot be opened. */
+cf_err_t cf_storage_sqlite_open(const char *path, cf_storage_t **out);
+
+static inline cf_err_t
+cf_storage_get(cf_storage_t *s, const char *path, cf_buf_t **out)
+{
+    return s->ops->get(s, path, out);
+}
+
+static inline cf_err_t
+cf_storage_put(cf_storage_t *s, const char *path, const void *v, size_t n)
+{
+    return s->ops->put(s, path, v, n);
+}
+
+static inline cf_err_t
+cf_storage_delete(cf_storage_t *s, const char *path)
+{
+    return s->ops->del(s, path);
+}
+
+static inline cf_err_t
+cf_storage_list(cf_storage_t *s, const char *prefix, cf_strlist_t **out)
+{
+    return s->ops->list(s, prefix, out);
+}
+
+/* NULL-safe. */
+static inline void
+cf_storage_close(cf_storage_t *s)
+{
+    if (s != NULL)
+        s->ops->close(s);
+}
+
+#endif

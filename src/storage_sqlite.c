@@ -1,0 +1,524 @@
+/*
+ * storage_sqlite: the embedded storage backend.
+ *
+ * One SQLite file in WAL mode with synchronous=FULL, so a put or delete
+ * returns only after its commit is on disk. WAL lets readers run beside
+ * the writer, hence a small pool: one writer connection guarded by a
+ * mutex (SQLite allows one writer at a time anyway) and a few query-only
+ * connections handed out under a mutex + condvar. Each connection keeps
+ * its prepared statements and is used by one thread at a time, so the
+ * connections are opened without SQLite's own mutex.
+ */
+#include "coffer/storage.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "coffer/log.h"
+
+#define CF_SQLITE_PATH_MAX      4096
+#define CF_SQLITE_READERS       4
+#define CF_SQLITE_BUSY_MS       5000
+
+typedef enum {
+    CF_SQLITE_GET = 0,
+    CF_SQLITE_PUT,
+    CF_SQLITE_DEL,
+    CF_SQLITE_RANGE,            /* path >= ?1 AND path < ?2 */
+    CF_SQLITE_TAIL,             /* path >= ?1 (no upper bound) */
+    CF_SQLITE__NSTMT
+} cf_storage_sqlite_stmt_t;
+
+static const char *const  cf_storage_sqlite_sql[CF_SQLITE__NSTMT] = {
+    [CF_SQLITE_GET]   = "SELECT value FROM entries WHERE path = ?1",
+    [CF_SQLITE_PUT]   = "INSERT OR REPLACE INTO entries(path, value) "
+                        "VALUES (?1, ?2)",
+    [CF_SQLITE_DEL]   = "DELETE FROM entries WHERE path = ?1",
+    /* Only the path column: a list must not read descendants' values. */
+    [CF_SQLITE_RANGE] = "SELECT path FROM entries WHERE path >= ?1 "
+                        "AND path < ?2 ORDER BY path",
+    [CF_SQLITE_TAIL]  = "SELECT path FROM entries WHERE path >= ?1 "
+                        "ORDER BY path",
+};
+
+typedef struct {
+    sqlite3       *db;
+    sqlite3_stmt  *stmt[CF_SQLITE__NSTMT];
+} cf_storage_sqlite_conn_t;
+
+typedef struct {
+    cf_storage_t               base;    /* first: cf_storage_t * casts */
+
+    /* Serialises every write; guards `writer`. */
+    pthread_mutex_t            wlock;
+    cf_storage_sqlite_conn_t   writer;
+
+    /* Reader pool: plock guards `busy`; pcond signals a release. */
+    pthread_mutex_t            plock;
+    pthread_cond_t             pcond;
+    cf_storage_sqlite_conn_t   readers[CF_SQLITE_READERS];
+    bool                       busy[CF_SQLITE_READERS];
+} cf_storage_sqlite_t;
+
+/*
+ * The one place an SQLite result code becomes a cf_err_t. Logs the cause
+ * with the path (never a value).
+ */
+static cf_err_t
+cf_storage_sqlite_err(sqlite3 *db, int src, const char *op, const char *path)
+{
+    /* src may be ours (a synthesised TOOBIG/NOMEM), not the db's last. */
+    cf_log_error("storage", "sqlite %s '%s': %s (%d)", op,
+                 path != NULL ? path : "",
+                 db != NULL && sqlite3_errcode(db) == src
+                 ? sqlite3_errmsg(db) : sqlite3_errstr(src), src);
+    if ((src & 0xff) == SQLITE_NOMEM)
+        return CF_ERR_NOMEM;
+    if ((src & 0xff) == SQLITE_TOOBIG)
+        return CF_ERR_TOO_LARGE;
+    return CF_ERR_STORAGE;
+}
+
+static cf_err_t
+cf_storage_sqlite_check_path(const char *path, bool allow_empty)
+{
+    size_t  len;
+
+    if (path == NULL)
+        return CF_ERR_INVALID;
+    len = strnlen(path, CF_SQLITE_PATH_MAX + 1);
+    if (len > CF_SQLITE_PATH_MAX || (len == 0 && !allow_empty))
+        return CF_ERR_INVALID;
+    return CF_OK;
+}
+
+static void
+cf_storage_sqlite_conn_close(cf_storage_sqlite_conn_t *c)
+{
+    size_t  i;
+
+    for (i = 0; i < CF_SQLITE__NSTMT; i++) {
+        sqlite3_finalize(c->stmt[i]);
+        c->stmt[i] = NULL;
+    }
+    if (c->db != NULL)
+        sqlite3_close(c->db);
+    c->db = NULL;
+}
+
+/* Run a pragma or DDL statement; rows, if any, are ignored. */
+static int
+cf_storage_sqlite_exec(sqlite3 *db, const char *sql)
+{
+    return sqlite3_exec(db, sql, NULL, NULL, NULL);
+}
+
+static cf_err_t
+cf_storage_sqlite_wal(sqlite3 *db, const char *file)
+{
+    sqlite3_stmt  *st = NULL;
+    const char    *mode;
+    cf_err_t       rc = CF_ERR_CONFIG;
+
+    if (sqlite3_prepare_v2(db, "PRAGMA journal_mode=WAL", -1, &st, NULL)
+        != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW) {
+        cf_log_error("storage", "cannot set WAL mode on %s: %s", file,
+                     sqlite3_errmsg(db));
+        goto out;
+    }
+    mode = (const char *) sqlite3_column_text(st, 0);
+    if (mode == NULL || strcmp(mode, "wal") != 0) {
+        /* An in-memory or odd VFS file would silently lose durability. */
+        cf_log_error("storage", "%s: journal mode is '%s', not wal", file,
+                     mode != NULL ? mode : "?");
+        goto out;
+    }
+    rc = CF_OK;
+out:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/*
+ * Open one connection with its pragmas and prepared statements. The
+ * writer also sets WAL mode and creates the table; readers come after it
+ * and are query-only.
+ */
+static cf_err_t
+cf_storage_sqlite_conn_open(cf_storage_sqlite_conn_t *c, const char *file,
+                            bool writer)
+{
+    char      sql[64];
+    size_t    i;
+    int       src;
+    cf_err_t  rc = CF_ERR_CONFIG;
+
+    src = sqlite3_open_v2(file, &c->db,
+                          SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
+                          | SQLITE_OPEN_NOMUTEX, NULL);
+    if (src != SQLITE_OK) {
+        cf_log_error("storage", "cannot open %s: %s", file,
+                     c->db != NULL ? sqlite3_errmsg(c->db)
+                     : sqlite3_errstr(src));
+        goto out;
+    }
+    snprintf(sql, sizeof(sql), "PRAGMA busy_timeout=%d", CF_SQLITE_BUSY_MS);
+    if (cf_storage_sqlite_exec(c->db, sql) != SQLITE_OK)
+        goto fail;
+    if (writer) {
+        if ((rc = cf_storage_sqlite_wal(c->db, file)) != CF_OK)
+            goto out;
+        rc = CF_ERR_CONFIG;
+        if (cf_storage_sqlite_exec(c->db, "PRAGMA synchronous=FULL")
+            != SQLITE_OK
+            || cf_storage_sqlite_exec(c->db,
+                   "CREATE TABLE IF NOT EXISTS entries("
+                   "path TEXT PRIMARY KEY, value BLOB NOT NULL)")
+            != SQLITE_OK)
+            goto fail;
+    } else if (cf_storage_sqlite_exec(c->db, "PRAGMA query_only=ON")
+               != SQLITE_OK) {
+        goto fail;
+    }
+    for (i = 0; i < CF_SQLITE__NSTMT; i++) {
+        if (sqlite3_prepare_v3(c->db, cf_storage_sqlite_sql[i], -1,
+                               SQLITE_PREPARE_PERSISTENT, &c->stmt[i],
+                               NULL) != SQLITE_OK)
+            goto fail;
+    }
+    rc = CF_OK;
+    goto out;
+fail:
+    cf_log_error("storage", "cannot set up %s: %s", file,
+                 sqlite3_errmsg(c->db));
+out:
+    if (rc != CF_OK)
+        cf_storage_sqlite_conn_close(c);
+    return rc;
+}
+
+static cf_storage_sqlite_conn_t *
+cf_storage_sqlite_reader_take(cf_storage_sqlite_t *s)
+{
+    cf_storage_sqlite_conn_t  *c = NULL;
+    size_t                     i;
+
+    pthread_mutex_lock(&s->plock);
+    for (;;) {
+        for (i = 0; i < CF_SQLITE_READERS; i++) {
+            if (!s->busy[i]) {
+                s->busy[i] = true;
+                c = &s->readers[i];
+                break;
+            }
+        }
+        if (c != NULL)
+            break;
+        pthread_cond_wait(&s->pcond, &s->plock);
+    }
+    pthread_mutex_unlock(&s->plock);
+    return c;
+}
+
+static void
+cf_storage_sqlite_reader_give(cf_storage_sqlite_t *s,
+                              cf_storage_sqlite_conn_t *c)
+{
+    pthread_mutex_lock(&s->plock);
+    s->busy[c - s->readers] = false;
+    pthread_cond_signal(&s->pcond);
+    pthread_mutex_unlock(&s->plock);
+}
+
+static cf_err_t
+cf_storage_sqlite_get(cf_storage_t *st, const char *path, cf_buf_t **out)
+{
+    cf_storage_sqlite_t       *s = (cf_storage_sqlite_t *) st;
+    cf_storage_sqlite_conn_t  *c;
+    sqlite3_stmt              *q;
+    const void                *val;
+    int                        src;
+    cf_err_t                   rc;
+
+    *out = NULL;
+    if ((rc = cf_storage_sqlite_check_path(path, false)) != CF_OK)
+        return rc;
+    c = cf_storage_sqlite_reader_take(s);
+    q = c->stmt[CF_SQLITE_GET];
+    src = sqlite3_bind_text(q, 1, path, -1, SQLITE_STATIC);
+    if (src == SQLITE_OK)
+        src = sqlite3_step(q);
+    if (src == SQLITE_DONE) {
+        rc = CF_ERR_NOT_FOUND;
+    } else if (src == SQLITE_ROW) {
+        val = sqlite3_column_blob(q, 0);
+        *out = cf_buf_new_copy(val != NULL ? val : "",
+                               (size_t) sqlite3_column_bytes(q, 0));
+        rc = *out != NULL ? CF_OK : CF_ERR_NOMEM;
+    } else {
+        rc = cf_storage_sqlite_err(c->db, src, "get", path);
+    }
+    /* Reset ends the read transaction so the next read sees new commits. */
+    sqlite3_reset(q);
+    sqlite3_clear_bindings(q);
+    cf_storage_sqlite_reader_give(s, c);
+    return rc;
+}
+
+static cf_err_t
+cf_storage_sqlite_put(cf_storage_t *st, const char *path, const void *val,
+                      size_t len)
+{
+    cf_storage_sqlite_t  *s = (cf_storage_sqlite_t *) st;
+    sqlite3_stmt         *q;
+    int                   src;
+    cf_err_t              rc;
+
+    if ((rc = cf_storage_sqlite_check_path(path, false)) != CF_OK)
+        return rc;
+    if (val == NULL && len > 0)
+        return CF_ERR_INVALID;
+    if (len > INT_MAX)
+        return CF_ERR_TOO_LARGE;
+    pthread_mutex_lock(&s->wlock);
+    q = s->writer.stmt[CF_SQLITE_PUT];
+    src = sqlite3_bind_text(q, 1, path, -1, SQLITE_STATIC);
+    /* Non-NULL pointer even for len 0: a NULL one would bind SQL NULL. */
+    if (src == SQLITE_OK)
+        src = sqlite3_bind_blob(q, 2, val != NULL ? val : "", (int) len,
+                                SQLITE_STATIC);
+    if (src == SQLITE_OK)
+        src = sqlite3_step(q);
+    rc = src == SQLITE_DONE ? CF_OK
+         : cf_storage_sqlite_err(s->writer.db, src, "put", path);
+    sqlite3_reset(q);
+    sqlite3_clear_bindings(q);
+    pthread_mutex_unlock(&s->wlock);
+    return rc;
+}
+
+static cf_err_t
+cf_storage_sqlite_del(cf_storage_t *st, const char *path)
+{
+    cf_storage_sqlite_t  *s = (cf_storage_sqlite_t *) st;
+    sqlite3_stmt         *q;
+    int                   src;
+    cf_err_t              rc;
+
+    if ((rc = cf_storage_sqlite_check_path(path, false)) != CF_OK)
+        return rc;
+    pthread_mutex_lock(&s->wlock);
+    q = s->writer.stmt[CF_SQLITE_DEL];
+    src = sqlite3_bind_text(q, 1, path, -1, SQLITE_STATIC);
+    if (src == SQLITE_OK)
+        src = sqlite3_step(q);
+    rc = src == SQLITE_DONE ? CF_OK
+         : cf_storage_sqlite_err(s->writer.db, src, "delete", path);
+    sqlite3_reset(q);
+    sqlite3_clear_bindings(q);
+    pthread_mutex_unlock(&s->wlock);
+    return rc;
+}
+
+/*
+ * Smallest string greater than every string that starts with key[0..len):
+ * drop trailing 0xff bytes and increment the last one. false when there is
+ * none (key empty or all 0xff), meaning "no upper bound".
+ */
+static bool
+cf_storage_sqlite_upper(char *key, size_t len)
+{
+    while (len > 0 && (unsigned char) key[len - 1] == 0xff)
+        len--;
+    if (len == 0)
+        return false;
+    key[len - 1] = (char) ((unsigned char) key[len - 1] + 1);
+    key[len] = '\0';
+    return true;
+}
+
+/*
+ * Range-scan [lo, upper(prefix)) on connection c. On a child folder
+ * "name/" the scan restarts at upper(prefix + "name/"), so a folder with a
+ * million descendants costs one row, not a million.
+ */
+static cf_err_t
+cf_storage_sqlite_list_conn(cf_storage_sqlite_conn_t *c, const char *prefix,
+                            cf_strlist_t *l)
+{
+    char          *lo = NULL, *hi = NULL;
+    const char    *row, *slash;
+    sqlite3_stmt  *q;
+    size_t         plen = strlen(prefix), clen;
+    bool           bounded;
+    int            src;
+    cf_err_t       rc = CF_ERR_NOMEM;
+
+    /* Both keys hold at most a stored path's first CF_SQLITE_PATH_MAX
+     * bytes. */
+    if ((lo = malloc(CF_SQLITE_PATH_MAX + 1)) == NULL
+        || (hi = malloc(CF_SQLITE_PATH_MAX + 1)) == NULL)
+        goto out;
+    memcpy(lo, prefix, plen + 1);
+    memcpy(hi, prefix, plen + 1);
+    bounded = cf_storage_sqlite_upper(hi, plen);
+    q = c->stmt[bounded ? CF_SQLITE_RANGE : CF_SQLITE_TAIL];
+    src = sqlite3_bind_text(q, 1, lo, -1, SQLITE_TRANSIENT);
+    if (src == SQLITE_OK && bounded)
+        src = sqlite3_bind_text(q, 2, hi, -1, SQLITE_TRANSIENT);
+    while (src == SQLITE_OK && (src = sqlite3_step(q)) == SQLITE_ROW) {
+        src = SQLITE_OK;
+        if ((row = (const char *) sqlite3_column_text(q, 0)) == NULL) {
+            src = SQLITE_NOMEM;
+            break;
+        }
+        if (row[plen] == '\0')                 /* the prefix itself */
+            continue;
+        if ((slash = strchr(row + plen, '/')) == NULL) {
+            if (cf_strlist_add(l, row + plen) != CF_OK) {
+                src = SQLITE_NOMEM;
+                break;
+            }
+            continue;
+        }
+        clen = (size_t) (slash - row) + 1;
+        if (clen > CF_SQLITE_PATH_MAX) {
+            src = SQLITE_TOOBIG;
+            break;
+        }
+        if (cf_strlist_add_take(l, strndup(row + plen, clen - plen))
+            != CF_OK) {
+            src = SQLITE_NOMEM;
+            break;
+        }
+        /* Skip the folder's subtree: restart just past "name/". */
+        memcpy(lo, row, clen);
+        cf_storage_sqlite_upper(lo, clen);      /* '/' -> '0' */
+        sqlite3_reset(q);
+        src = sqlite3_bind_text(q, 1, lo, -1, SQLITE_TRANSIENT);
+    }
+    if (src == SQLITE_DONE)
+        rc = CF_OK;
+    else if (src == SQLITE_NOMEM)
+        rc = CF_ERR_NOMEM;
+    else
+        rc = cf_storage_sqlite_err(c->db, src, "list", prefix);
+    sqlite3_reset(q);
+    sqlite3_clear_bindings(q);
+out:
+    free(lo);
+    free(hi);
+    return rc;
+}
+
+static cf_err_t
+cf_storage_sqlite_list(cf_storage_t *st, const char *prefix,
+                       cf_strlist_t **out)
+{
+    cf_storage_sqlite_t       *s = (cf_storage_sqlite_t *) st;
+    cf_storage_sqlite_conn_t  *c;
+    cf_strlist_t              *l = NULL;
+    size_t                     plen;
+    cf_err_t                   rc;
+
+    *out = NULL;
+    if ((rc = cf_storage_sqlite_check_path(prefix, true)) != CF_OK)
+        goto out;
+    plen = strlen(prefix);
+    if (plen > 0 && prefix[plen - 1] != '/') {
+        rc = CF_ERR_INVALID;
+        goto out;
+    }
+    if ((l = cf_strlist_new()) == NULL) {
+        rc = CF_ERR_NOMEM;
+        goto out;
+    }
+    c = cf_storage_sqlite_reader_take(s);
+    rc = cf_storage_sqlite_list_conn(c, prefix, l);
+    cf_storage_sqlite_reader_give(s, c);
+    if (rc != CF_OK)
+        goto out;
+    /* Rows come in path order, which is already child order; this only
+     * guards the contract. */
+    cf_strlist_sort_unique(l);
+    *out = l;
+    l = NULL;
+out:
+    cf_strlist_free(l);
+    return rc;
+}
+
+static void
+cf_storage_sqlite_close(cf_storage_t *st)
+{
+    cf_storage_sqlite_t  *s = (cf_storage_sqlite_t *) st;
+    size_t                i;
+
+    for (i = 0; i < CF_SQLITE_READERS; i++)
+        cf_storage_sqlite_conn_close(&s->readers[i]);
+    /* Writer last: closing the last connection checkpoints the WAL. */
+    cf_storage_sqlite_conn_close(&s->writer);
+    pthread_cond_destroy(&s->pcond);
+    pthread_mutex_destroy(&s->plock);
+    pthread_mutex_destroy(&s->wlock);
+    free(s);
+}
+
+static const cf_storage_ops_t  cf_storage_sqlite_ops = {
+    .name = "sqlite",
+    .get = cf_storage_sqlite_get,
+    .put = cf_storage_sqlite_put,
+    .del = cf_storage_sqlite_del,
+    .list = cf_storage_sqlite_list,
+    .close = cf_storage_sqlite_close,
+};
+
+cf_err_t
+cf_storage_sqlite_open(const char *path, cf_storage_t **out)
+{
+    cf_storage_sqlite_t  *s = NULL;
+    size_t                i;
+    int                   fd;
+    cf_err_t              rc = CF_ERR_CONFIG;
+
+    *out = NULL;
+    if (path == NULL || *path == '\0') {
+        cf_log_error("storage", "sqlite: no database path");
+        return CF_ERR_CONFIG;
+    }
+    /* Create the file ourselves so it is 0600 from the first byte; SQLite
+     * gives its -wal and -shm files the same mode. */
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        cf_log_error("storage", "cannot open %s: %s", path,
+                     strerror(errno));
+        return CF_ERR_CONFIG;
+    }
+    close(fd);
+    if ((s = calloc(1, sizeof(*s))) == NULL)
+        return CF_ERR_NOMEM;
+    s->base.ops = &cf_storage_sqlite_ops;
+    pthread_mutex_init(&s->wlock, NULL);
+    pthread_mutex_init(&s->plock, NULL);
+    pthread_cond_init(&s->pcond, NULL);
+    if ((rc = cf_storage_sqlite_conn_open(&s->writer, path, true)) != CF_OK)
+        goto out;
+    for (i = 0; i < CF_SQLITE_READERS; i++) {
+        rc = cf_storage_sqlite_conn_open(&s->readers[i], path, false);
+        if (rc != CF_OK)
+            goto out;
+    }
+    *out = &s->base;
+out:
+    if (rc != CF_OK)
+        cf_storage_sqlite_close(&s->base);
+    return rc;
+}
