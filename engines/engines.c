@@ -1,0 +1,24 @@
+/* engines: the one table of mountable backends the router walks. */
+#include <string.h>
+
+#include "coffer/engine.h"
+#include "coffer/sys.h"
+#include "coffer/token.h"
+
+const cf_engine_t *const  cf_engines[] = {
+    &cf_sys_engine,
+    &cf_token_engine,
+    NULL
+};
+
+const cf_engine_t *
+cf_engine_find(const char *name)
+{
+    size_t  i;
+
+    for (i = 0; cf_engines[i] != NULL; i++) {
+        if (strcmp(cf_engines[i]->name, name) == 0)
+            return cf_engines[i];
+    }
+    return NULL;
+}

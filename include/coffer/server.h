@@ -1,0 +1,58 @@
+/*
+ * server: the one process state object, reached as req->srv. Built by
+ * server.c at start from the config; torn down at exit. There are no
+ * other mutable globals.
+ *
+ * Guards (lock order: seal_lock, then router's mounts lock, then the token
+ * cache, then the HSM pool, then storage):
+ *   seal_lock  rwlock. Requests that need the unsealed state hold it for
+ *              reading for their whole run; init/unseal/seal hold it for
+ *              writing while they change state.
+ *   unseal_mu  mutex over the Shamir progress (shares collected so far).
+ */
+#ifndef COFFER_SERVER_H
+#define COFFER_SERVER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <time.h>
+
+#include "coffer/barrier.h"
+#include "coffer/config.h"
+#include "coffer/hsm.h"
+#include "coffer/mem.h"
+#include "coffer/storage.h"
+
+typedef struct cf_router_s  cf_router_t;
+typedef struct cf_http_s    cf_http_t;
+
+#define CF_SEAL_MAX_SHARES  255
+
+typedef struct cf_server_s {
+    cf_config_t        *cfg;            /* owned */
+    cf_hsm_t           *hsm;            /* owned */
+    cf_storage_t       *store;          /* owned */
+    cf_barrier_t       *barrier;        /* owned */
+    cf_router_t        *router;         /* owned */
+    cf_http_t          *http;           /* owned */
+
+    pthread_rwlock_t    seal_lock;
+    atomic_bool         initialized;    /* core/seal-config exists */
+    atomic_bool         sealed;
+    char               *seal_reason;    /* why still sealed, or NULL;
+                                           under seal_lock */
+    cf_hsm_id_t         token_hmac_key; /* valid while unsealed */
+    char                cluster_id[37]; /* valid while unsealed */
+    char               *cluster_name;   /* valid while unsealed */
+    time_t              active_since;
+
+    pthread_mutex_t     unseal_mu;      /* guards the fields below */
+    cf_secret_t        *shares[CF_SEAL_MAX_SHARES];
+    unsigned            nshares;
+    char                unseal_nonce[37];
+
+    bool                dev;            /* started with -dev */
+} cf_server_t;
+
+#endif

@@ -1,0 +1,121 @@
+/*
+ * core: the request pipeline. Unauthenticated seal endpoints run first and
+ * take the seal lock themselves; everything else runs under the seal read
+ * lock: sealed -> 503, token -> 403, policy -> 403, router -> engine.
+ */
+#include "coffer/core.h"
+
+#include <string.h>
+
+#include "coffer/log.h"
+#include "coffer/router.h"
+#include "coffer/seal.h"
+#include "coffer/server.h"
+#include "coffer/token.h"
+
+typedef struct {
+    const char         *path;
+    unsigned            ops;
+    cf_path_handler_t   handler;
+} cf_core_route_t;
+
+/* Served in any seal state, without a token (Vault's unauthenticated
+ * paths). */
+static const cf_core_route_t  cf_core_open_routes[] = {
+    { "sys/health",      CF_OP_READ,                cf_seal_handle_health },
+    { "sys/seal-status", CF_OP_READ,                cf_seal_handle_seal_status },
+    { "sys/init",        CF_OP_READ | CF_OP_UPDATE, cf_seal_handle_init },
+    { "sys/unseal",      CF_OP_UPDATE,              cf_seal_handle_unseal },
+    { "sys/leader",      CF_OP_READ,                cf_seal_handle_leader },
+    { NULL, 0, NULL }
+};
+
+static bool
+cf_core_open_route(cf_req_t *req)
+{
+    const cf_core_route_t  *r;
+    cf_err_t                rc;
+
+    for (r = cf_core_open_routes; r->path != NULL; r++) {
+        if (strcmp(req->path, r->path) != 0)
+            continue;
+        if ((r->ops & (unsigned) req->op) == 0) {
+            cf_req_fail(req, CF_ERR_METHOD, "unsupported operation");
+            return true;
+        }
+        rc = r->handler(req);
+        if (rc != CF_OK && req->errors == NULL)
+            cf_req_fail(req, rc, "%s", cf_err_message(rc));
+        return true;
+    }
+    return false;
+}
+
+/* Token + policy. Until ACL policies exist only root-policy tokens pass;
+ * auth/token/lookup-self is allowed to every valid token (as Vault's
+ * default policy does). */
+static cf_err_t
+cf_core_authorize_locked(cf_req_t *req)
+{
+    cf_err_t  rc;
+
+    if (req->client_token == NULL)
+        return cf_req_fail(req, CF_ERR_PERMISSION, "permission denied");
+    rc = cf_token_lookup(req->srv, req->client_token, &req->token);
+    if (rc == CF_ERR_PERMISSION)
+        return cf_req_fail(req, rc, "permission denied");
+    if (rc != CF_OK)
+        return cf_req_fail(req, rc, "%s", cf_err_message(rc));
+    if (req->token->root || strcmp(req->path, "auth/token/lookup-self") == 0)
+        return CF_OK;
+    return cf_req_fail(req, CF_ERR_PERMISSION, "permission denied");
+}
+
+/* sys/seal needs the write lock, so it cannot run inside the read-locked
+ * pipeline: authorise under the read lock, release, then seal. */
+static void
+cf_core_seal(cf_req_t *req)
+{
+    cf_server_t  *srv = req->srv;
+    cf_err_t      rc;
+
+    if (req->op != CF_OP_UPDATE) {
+        cf_req_fail(req, CF_ERR_METHOD, "unsupported operation");
+        return;
+    }
+    pthread_rwlock_rdlock(&srv->seal_lock);
+    if (atomic_load(&srv->sealed))
+        rc = cf_req_fail(req, CF_ERR_SEALED, "Vault is sealed");
+    else
+        rc = cf_core_authorize_locked(req);
+    if (rc == CF_OK && !req->token->root)
+        rc = cf_req_fail(req, CF_ERR_PERMISSION, "permission denied");
+    pthread_rwlock_unlock(&srv->seal_lock);
+    if (rc != CF_OK)
+        return;
+    cf_seal_seal(srv);
+    cf_req_reply_none(req);
+}
+
+void
+cf_core_handle(cf_req_t *req)
+{
+    cf_server_t  *srv = req->srv;
+
+    if (cf_core_open_route(req))
+        return;
+    if (strcmp(req->path, "sys/seal") == 0) {
+        cf_core_seal(req);
+        return;
+    }
+    pthread_rwlock_rdlock(&srv->seal_lock);
+    if (atomic_load(&srv->sealed)) {
+        cf_req_fail(req, CF_ERR_SEALED, "Vault is sealed");
+        goto out;
+    }
+    if (cf_core_authorize_locked(req) != CF_OK)
+        goto out;
+    (void) cf_router_dispatch(srv, req);
+out:
+    pthread_rwlock_unlock(&srv->seal_lock);
+}

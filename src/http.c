@@ -1,0 +1,819 @@
+/*
+ * http: libmicrohttpd glue. Collects the body (bounded), builds a cf_req_t,
+ * runs the pipeline and serialises the response. Nothing else in the tree
+ * sees an MHD type.
+ */
+#include "coffer/http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "coffer/core.h"
+#include "coffer/engine.h"
+#include "coffer/log.h"
+#include "coffer/mem.h"
+#include "coffer/req.h"
+#include "coffer/token.h"
+
+struct cf_http_s {
+    struct MHD_Daemon  *daemon;
+    char               *cert;
+    char               *key;
+};
+
+/* Per-connection upload state, alive across MHD's handler calls. */
+typedef struct {
+    cf_buf_t  *body;
+    bool       too_large;
+} cf_http_upload_t;
+
+cf_err_t
+cf_http_normalize_path(const char *url, char **out)
+{
+    const char  *p, *seg;
+    cf_buf_t    *b;
+    size_t       n;
+    bool         trailing;
+    cf_err_t     rc = CF_OK;
+
+    *out = NULL;
+    if (url == NULL || strncmp(url, "/v1/", 4) != 0)
+        return CF_ERR_NOT_FOUND;
+    p = url + 4;
+    if (strlen(p) > 8192)
+        return CF_ERR_INVALID;
+    if ((b = cf_buf_new(strlen(p) + 1)) == NULL)
+        return CF_ERR_NOMEM;
+    trailing = *p != '\0' && p[strlen(p) - 1] == '/';
+    while (*p != '\0') {
+        seg = p;
+        while (*p != '\0' && *p != '/')
+            p++;
+        n = (size_t) (p - seg);
+        if (*p == '/')
+            p++;
+        if (n == 0 || (n == 1 && seg[0] == '.'))
+            continue;
+        if (n == 2 && seg[0] == '.' && seg[1] == '.') {
+            rc = CF_ERR_INVALID;
+            goto out;
+        }
+        if (memchr(seg, '\0', n) != NULL) {
+            rc = CF_ERR_INVALID;
+            goto out;
+        }
+        if (b->len > 0 && (rc = cf_buf_append(b, "/", 1)) != CF_OK)
+            goto out;
+        if ((rc = cf_buf_append(b, seg, n)) != CF_OK)
+            goto out;
+    }
+    if (trailing && b->len > 0 && (rc = cf_buf_append(b, "/", 1)) != CF_OK)
+        goto out;
+    if (b->len > 0 && b->data[b->len - 1] == '.') {
+        rc = CF_ERR_NOT_FOUND;      /* Vault: paths ending in '.' are 404 */
+        goto out;
+    }
+    if ((*out = strdup((const char *) b->data)) == NULL)
+        rc = CF_ERR_NOMEM;
+out:
+    cf_buf_free(b);
+    return rc;
+}
+
+/* ---- cf_req_t helpers ---------------------------------------------- */
+
+const char *
+cf_req_query(cf_req_t *req, const char *name)
+{
+    if (req->conn == NULL)
+        return NULL;
+    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND,
+                                       name);
+}
+
+const char *
+cf_req_header(cf_req_t *req, const char *name)
+{
+    if (req->conn == NULL)
+        return NULL;
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+static void
+cf_req_vfmt_append(json_t **arr, const char *fmt, va_list ap)
+{
+    char  msg[512];
+
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    if (*arr == NULL)
+        *arr = json_array();
+    if (*arr != NULL)
+        json_array_append_new(*arr, json_string(msg));
+}
+
+cf_err_t
+cf_req_fail(cf_req_t *req, cf_err_t err, const char *fmt, ...)
+{
+    va_list  ap;
+
+    if (req->status == 0)
+        req->status = cf_err_status(err);
+    va_start(ap, fmt);
+    cf_req_vfmt_append(&req->errors, fmt, ap);
+    va_end(ap);
+    return err;
+}
+
+void
+cf_req_warn(cf_req_t *req, const char *fmt, ...)
+{
+    va_list  ap;
+
+    va_start(ap, fmt);
+    cf_req_vfmt_append(&req->warnings, fmt, ap);
+    va_end(ap);
+}
+
+static json_t *
+cf_req_envelope(cf_req_t *req, json_t *data_take, json_t *auth_take)
+{
+    json_t  *env;
+
+    env = json_pack("{s:s, s:s, s:b, s:i, s:o, s:n, s:n, s:o}",
+                    "request_id", req->request_id, "lease_id", "",
+                    "renewable", 0, "lease_duration", 0,
+                    "data", data_take ? data_take : json_null(),
+                    "wrap_info", "warnings",
+                    "auth", auth_take ? auth_take : json_null());
+    if (env != NULL && req->mount != NULL)
+        json_object_set_new(env, "mount_type", json_string(req->mount->type));
+    return env;
+}
+
+static void
+cf_req_set_resp(cf_req_t *req, int status, json_t *resp)
+{
+    json_decref(req->resp);
+    req->resp = resp;
+    req->status = status;
+}
+
+cf_err_t
+cf_req_reply_data(cf_req_t *req, json_t *data_take)
+{
+    json_t  *env = cf_req_envelope(req, data_take, NULL);
+
+    if (env == NULL)
+        return CF_ERR_NOMEM;
+    cf_req_set_resp(req, 200, env);
+    return CF_OK;
+}
+
+cf_err_t
+cf_req_reply_data_top(cf_req_t *req, json_t *data_take)
+{
+    json_t  *env;
+
+    if (data_take != NULL && !json_is_object(data_take)) {
+        json_decref(data_take);
+        return CF_ERR_INTERNAL;
+    }
+    if ((env = cf_req_envelope(req, json_incref(data_take), NULL)) == NULL) {
+        json_decref(data_take);
+        return CF_ERR_NOMEM;
+    }
+    if (data_take != NULL)
+        json_object_update_missing(env, data_take);
+    json_decref(data_take);
+    cf_req_set_resp(req, 200, env);
+    return CF_OK;
+}
+
+cf_err_t
+cf_req_reply_auth(cf_req_t *req, json_t *auth_take)
+{
+    json_t  *env = cf_req_envelope(req, NULL, auth_take);
+
+    if (env == NULL)
+        return CF_ERR_NOMEM;
+    cf_req_set_resp(req, 200, env);
+    return CF_OK;
+}
+
+cf_err_t
+cf_req_reply_bare(cf_req_t *req, int status, json_t *obj_take)
+{
+    if (obj_take == NULL)
+        return CF_ERR_NOMEM;
+    cf_req_set_resp(req, status, obj_take);
+    return CF_OK;
+}
+
+cf_err_t
+cf_req_reply_none(cf_req_t *req)
+{
+    cf_req_set_resp(req, 204, NULL);
+    return CF_OK;
+}
+
+cf_err_t
+cf_req_reply_raw(cf_req_t *req, int status, const char *type,
+                 const void *data, size_t len)
+{
+    unsigned char  *copy;
+
+    if ((copy = malloc(len + 1)) == NULL)
+        return CF_ERR_NOMEM;
+    memcpy(copy, data, len);
+    free(req->raw);
+    req->raw = copy;
+    req->raw_len = len;
+    req->raw_type = type;
+    cf_req_set_resp(req, status, NULL);
+    return CF_OK;
+}
+
+static json_t *
+cf_req_param(cf_req_t *req, const char *name, const char **qs)
+{
+    json_t  *v;
+
+    *qs = NULL;
+    v = json_object_get(req->body, name);
+    if (v != NULL && !json_is_null(v))
+        return v;
+    *qs = cf_req_query(req, name);
+    return NULL;
+}
+
+cf_err_t
+cf_req_param_str(cf_req_t *req, const char *name, const char **out,
+                 bool *present)
+{
+    const char  *qs;
+    json_t      *v = cf_req_param(req, name, &qs);
+
+    *present = false;
+    if (v != NULL) {
+        if (!json_is_string(v))
+            return cf_req_fail(req, CF_ERR_INVALID,
+                               "'%s' must be a string", name);
+        *out = json_string_value(v);
+        *present = true;
+    } else if (qs != NULL) {
+        *out = qs;
+        *present = true;
+    }
+    return CF_OK;
+}
+
+static bool
+cf_req_parse_int(const char *s, int64_t *out)
+{
+    char       *end;
+    long long   n;
+
+    if (s == NULL || *s == '\0')
+        return false;
+    errno = 0;
+    n = strtoll(s, &end, 10);
+    if (errno != 0 || *end != '\0')
+        return false;
+    *out = n;
+    return true;
+}
+
+cf_err_t
+cf_req_param_int(cf_req_t *req, const char *name, int64_t *out,
+                 bool *present)
+{
+    const char  *qs;
+    json_t      *v = cf_req_param(req, name, &qs);
+    double       d;
+
+    *present = false;
+    if (v != NULL) {
+        if (json_is_integer(v)) {
+            *out = json_integer_value(v);
+        } else if (json_is_real(v)) {
+            d = json_real_value(v);
+            if (d != (double) (int64_t) d)
+                return cf_req_fail(req, CF_ERR_INVALID,
+                                   "'%s' must be an integer", name);
+            *out = (int64_t) d;
+        } else if (!json_is_string(v)
+                   || !cf_req_parse_int(json_string_value(v), out)) {
+            return cf_req_fail(req, CF_ERR_INVALID,
+                               "'%s' must be an integer", name);
+        }
+        *present = true;
+    } else if (qs != NULL) {
+        if (!cf_req_parse_int(qs, out))
+            return cf_req_fail(req, CF_ERR_INVALID,
+                               "'%s' must be an integer", name);
+        *present = true;
+    }
+    return CF_OK;
+}
+
+static int
+cf_req_parse_bool(const char *s)
+{
+    if (strcasecmp(s, "true") == 0 || strcmp(s, "1") == 0
+        || strcasecmp(s, "t") == 0)
+        return 1;
+    if (strcasecmp(s, "false") == 0 || strcmp(s, "0") == 0
+        || strcasecmp(s, "f") == 0 || *s == '\0')
+        return 0;
+    return -1;
+}
+
+cf_err_t
+cf_req_param_bool(cf_req_t *req, const char *name, bool *out,
+                  bool *present)
+{
+    const char  *qs, *s = NULL;
+    json_t      *v = cf_req_param(req, name, &qs);
+    int          b;
+
+    *present = false;
+    if (v != NULL) {
+        if (json_is_boolean(v)) {
+            *out = json_is_true(v);
+            *present = true;
+            return CF_OK;
+        }
+        if (json_is_integer(v) && (json_integer_value(v) == 0
+                                   || json_integer_value(v) == 1)) {
+            *out = json_integer_value(v) == 1;
+            *present = true;
+            return CF_OK;
+        }
+        if (!json_is_string(v))
+            return cf_req_fail(req, CF_ERR_INVALID,
+                               "'%s' must be a boolean", name);
+        s = json_string_value(v);
+    } else {
+        s = qs;
+    }
+    if (s == NULL)
+        return CF_OK;
+    if ((b = cf_req_parse_bool(s)) < 0)
+        return cf_req_fail(req, CF_ERR_INVALID,
+                           "'%s' must be a boolean", name);
+    *out = b == 1;
+    *present = true;
+    return CF_OK;
+}
+
+cf_err_t
+cf_req_param_duration(cf_req_t *req, const char *name, int64_t *out,
+                      bool *present)
+{
+    const char  *qs, *s;
+    json_t      *v = cf_req_param(req, name, &qs);
+    long         secs;
+
+    *present = false;
+    if (v != NULL && json_is_integer(v)) {
+        if (json_integer_value(v) < 0)
+            return cf_req_fail(req, CF_ERR_INVALID,
+                               "'%s' must not be negative", name);
+        *out = json_integer_value(v);
+        *present = true;
+        return CF_OK;
+    }
+    if (v != NULL && !json_is_string(v))
+        return cf_req_fail(req, CF_ERR_INVALID,
+                           "'%s' must be a duration", name);
+    s = v != NULL ? json_string_value(v) : qs;
+    if (s == NULL)
+        return CF_OK;
+    if (cf_config_parse_duration(s, &secs) != CF_OK || secs < 0)
+        return cf_req_fail(req, CF_ERR_INVALID,
+                           "'%s' must be a duration", name);
+    *out = secs;
+    *present = true;
+    return CF_OK;
+}
+
+/* ---- MHD glue ------------------------------------------------------- */
+
+static cf_op_t
+cf_http_method_op(const char *method, bool *head, bool *known)
+{
+    *head = false;
+    *known = true;
+    if (strcmp(method, "GET") == 0)
+        return CF_OP_READ;
+    if (strcmp(method, "HEAD") == 0) {
+        *head = true;
+        return CF_OP_READ;
+    }
+    if (strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0)
+        return CF_OP_UPDATE;
+    if (strcmp(method, "DELETE") == 0)
+        return CF_OP_DELETE;
+    if (strcmp(method, "LIST") == 0)
+        return CF_OP_LIST;
+    if (strcmp(method, "PATCH") == 0)
+        return CF_OP_PATCH;
+    *known = false;
+    return CF_OP_READ;
+}
+
+static enum MHD_Result
+cf_http_queue(struct MHD_Connection *conn, int status, const char *type,
+              void *body, size_t len, bool free_body)
+{
+    struct MHD_Response  *resp;
+    enum MHD_Result       ret;
+
+    resp = MHD_create_response_from_buffer(
+        len, body, free_body ? MHD_RESPMEM_MUST_FREE
+                             : MHD_RESPMEM_PERSISTENT);
+    if (resp == NULL)
+        return MHD_NO;
+    if (type != NULL)
+        MHD_add_response_header(resp, "Content-Type", type);
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    ret = MHD_queue_response(conn, (unsigned) status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+static enum MHD_Result
+cf_http_queue_json(struct MHD_Connection *conn, int status, json_t *obj)
+{
+    char  *s;
+
+    s = json_dumps(obj, JSON_COMPACT);
+    if (s == NULL)
+        return MHD_NO;
+    /* json_dumps uses the zeroing allocator; copy into plain malloc so MHD
+     * can free() it, and wipe ours. */
+    {
+        size_t  n = strlen(s);
+        char   *m = malloc(n + 1);
+
+        if (m == NULL) {
+            cf_mem_free(s);
+            return MHD_NO;
+        }
+        memcpy(m, s, n + 1);
+        cf_mem_free(s);
+        return cf_http_queue(conn, status, "application/json", m, n, true);
+    }
+}
+
+static enum MHD_Result
+cf_http_error(struct MHD_Connection *conn, int status, const char *msg)
+{
+    json_t           *o;
+    enum MHD_Result   ret;
+
+    o = json_pack("{s:[s]}", "errors", msg);
+    ret = cf_http_queue_json(conn, status, o);
+    json_decref(o);
+    return ret;
+}
+
+static char *
+cf_http_client_token(struct MHD_Connection *conn)
+{
+    const char  *t;
+
+    t = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Vault-Token");
+    if (t != NULL && *t != '\0')
+        return strdup(t);
+    t = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+    if (t != NULL && strncasecmp(t, "Bearer ", 7) == 0 && t[7] != '\0')
+        return strdup(t + 7);
+    return NULL;
+}
+
+static bool
+cf_http_query_true(struct MHD_Connection *conn, const char *name)
+{
+    const char  *v;
+
+    v = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, name);
+    return v != NULL && cf_req_parse_bool(v) == 1;
+}
+
+/* Serialise what the pipeline left in req. */
+static enum MHD_Result
+cf_http_respond(struct MHD_Connection *conn, cf_req_t *req)
+{
+    json_t           *obj;
+    enum MHD_Result   ret;
+
+    if (req->errors != NULL || req->status >= 400) {
+        obj = json_object();
+        json_object_set(obj, "errors",
+                        req->errors ? req->errors : json_array());
+        if (req->resp != NULL && json_is_object(req->resp)) {
+            /* e.g. KV v2 404 that still carries data */
+            json_object_update_missing(obj, req->resp);
+        }
+        ret = cf_http_queue_json(conn, req->status >= 400 ? req->status
+                                                          : 500, obj);
+        json_decref(obj);
+        return ret;
+    }
+    if (req->raw != NULL) {
+        ret = cf_http_queue(conn, req->status, req->raw_type, req->raw,
+                            req->raw_len, true);
+        if (ret == MHD_YES)
+            req->raw = NULL;   /* MHD owns it now */
+        return ret;
+    }
+    if (req->status == 204 || req->resp == NULL) {
+        if (req->warnings != NULL) {
+            obj = json_pack("{s:s, s:s, s:b, s:i, s:n, s:n, s:O, s:n}",
+                            "request_id", req->request_id, "lease_id", "",
+                            "renewable", 0, "lease_duration", 0, "data",
+                            "wrap_info", "warnings", req->warnings, "auth");
+            ret = cf_http_queue_json(conn, 200, obj);
+            json_decref(obj);
+            return ret;
+        }
+        return cf_http_queue(conn, 204, NULL, (void *) "", 0, false);
+    }
+    if (req->warnings != NULL && json_object_get(req->resp, "warnings"))
+        json_object_set(req->resp, "warnings", req->warnings);
+    return cf_http_queue_json(conn, req->status ? req->status : 200,
+                              req->resp);
+}
+
+static void
+cf_http_req_cleanup(cf_req_t *req)
+{
+    free(req->path);
+    json_decref(req->body);
+    cf_mem_free_str(req->client_token);
+    cf_token_free(req->token);
+    json_decref(req->resp);
+    json_decref(req->warnings);
+    json_decref(req->errors);
+    if (req->raw != NULL) {
+        OPENSSL_cleanse(req->raw, req->raw_len);
+        free(req->raw);
+    }
+}
+
+static enum MHD_Result
+cf_http_run(cf_server_t *srv, struct MHD_Connection *conn, const char *url,
+            const char *method, cf_buf_t *body)
+{
+    cf_req_t          req;
+    json_error_t      jerr;
+    enum MHD_Result   ret;
+    bool              known;
+    cf_err_t          rc;
+
+    memset(&req, 0, sizeof(req));
+    req.srv = srv;
+    req.conn = conn;
+    req.method = method;
+    req.op = cf_http_method_op(method, &req.head, &known);
+    cf_uuid_new(req.request_id);
+    if (!known)
+        return cf_http_error(conn, 405, "unsupported operation");
+    rc = cf_http_normalize_path(url, &req.path);
+    if (rc == CF_ERR_INVALID)
+        return cf_http_error(conn, 400,
+                             "invalid path: relative paths not supported");
+    if (rc == CF_ERR_NOT_FOUND)
+        return cf_http_error(conn, 404, "no handler for route");
+    if (rc != CF_OK)
+        return cf_http_error(conn, 500, cf_err_message(rc));
+    if (req.op == CF_OP_READ && !req.head
+        && (cf_http_query_true(conn, "list")))
+        req.op = CF_OP_LIST;
+    req.content_type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                   "Content-Type");
+    if (body != NULL && body->len > 0) {
+        req.body = json_loadb((const char *) body->data, body->len,
+                              JSON_REJECT_DUPLICATES, &jerr);
+        if (req.body == NULL || !json_is_object(req.body)) {
+            ret = cf_http_error(conn, 400, req.body == NULL
+                                ? "failed to parse JSON input"
+                                : "request body must be a JSON object");
+            cf_http_req_cleanup(&req);
+            return ret;
+        }
+    } else {
+        req.body = json_object();
+    }
+    req.client_token = cf_http_client_token(conn);
+    cf_core_handle(&req);
+    ret = cf_http_respond(conn, &req);
+    cf_http_req_cleanup(&req);
+    return ret;
+}
+
+static enum MHD_Result
+cf_http_handler(void *cls, struct MHD_Connection *conn, const char *url,
+                const char *method, const char *version,
+                const char *upload_data, size_t *upload_data_size,
+                void **con_cls)
+{
+    cf_server_t       *srv = cls;
+    cf_http_upload_t  *up = *con_cls;
+    const char        *cl;
+    size_t             limit = srv->cfg->max_request_size;
+
+    (void) version;
+    if (up == NULL) {
+        if ((up = calloc(1, sizeof(*up))) == NULL)
+            return MHD_NO;
+        cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                         "Content-Length");
+        if (cl != NULL && strtoull(cl, NULL, 10) > limit)
+            up->too_large = true;
+        *con_cls = up;
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        if (!up->too_large) {
+            if (up->body == NULL)
+                up->body = cf_buf_new(*upload_data_size + 1);
+            if (up->body == NULL
+                || up->body->len + *upload_data_size > limit
+                || cf_buf_append(up->body, upload_data, *upload_data_size)
+                   != CF_OK)
+                up->too_large = true;
+        }
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (up->too_large)
+        return cf_http_error(conn, 413, "request body too large");
+    return cf_http_run(srv, conn, url, method, up->body);
+}
+
+static void
+cf_http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                  enum MHD_RequestTerminationCode toe)
+{
+    cf_http_upload_t  *up = *con_cls;
+
+    (void) cls; (void) conn; (void) toe;
+    if (up == NULL)
+        return;
+    cf_buf_free(up->body);      /* zeroes the request body */
+    free(up);
+    *con_cls = NULL;
+}
+
+static cf_err_t
+cf_http_parse_addr(const char *addr, struct sockaddr_storage *ss,
+                   socklen_t *len)
+{
+    char                 host[256];
+    const char          *colon;
+    struct sockaddr_in  *sin = (struct sockaddr_in *) ss;
+    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *) ss;
+    long                 port;
+    char                *end;
+    size_t               hl;
+
+    memset(ss, 0, sizeof(*ss));
+    colon = strrchr(addr, ':');
+    if (colon == NULL)
+        return CF_ERR_CONFIG;
+    port = strtol(colon + 1, &end, 10);
+    if (*end != '\0' || port < 0 || port > 65535)
+        return CF_ERR_CONFIG;
+    hl = (size_t) (colon - addr);
+    if (hl >= sizeof(host))
+        return CF_ERR_CONFIG;
+    memcpy(host, addr, hl);
+    host[hl] = '\0';
+    if (host[0] == '[' && hl > 2 && host[hl - 1] == ']') {
+        host[hl - 1] = '\0';
+        if (inet_pton(AF_INET6, host + 1, &sin6->sin6_addr) != 1)
+            return CF_ERR_CONFIG;
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons((uint16_t) port);
+        *len = sizeof(*sin6);
+        return CF_OK;
+    }
+    if (strcmp(host, "localhost") == 0)
+        strcpy(host, "127.0.0.1");
+    if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
+        return CF_ERR_CONFIG;
+    sin->sin_family = AF_INET;
+    sin->sin_port = htons((uint16_t) port);
+    *len = sizeof(*sin);
+    return CF_OK;
+}
+
+static char *
+cf_http_read_file(const char *path)
+{
+    FILE    *f;
+    char    *buf = NULL;
+    long     n;
+
+    if ((f = fopen(path, "rb")) == NULL)
+        return NULL;
+    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 0 && n < (1 << 20)
+        && fseek(f, 0, SEEK_SET) == 0 && (buf = calloc(1, (size_t) n + 1))
+        && fread(buf, 1, (size_t) n, f) != (size_t) n) {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    return buf;
+}
+
+cf_err_t
+cf_http_start(cf_server_t *srv, cf_http_t **out)
+{
+    struct sockaddr_storage  ss;
+    socklen_t                sl;
+    cf_http_t               *h;
+    unsigned                 flags, threads;
+    long                     ncpu;
+    cf_err_t                 rc;
+
+    *out = NULL;
+    if (cf_http_parse_addr(srv->cfg->listen_addr, &ss, &sl) != CF_OK) {
+        cf_log_error("http", "invalid listener address '%s'",
+                     srv->cfg->listen_addr);
+        return CF_ERR_CONFIG;
+    }
+    if ((h = calloc(1, sizeof(*h))) == NULL)
+        return CF_ERR_NOMEM;
+    ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    threads = ncpu > 0 ? (unsigned) ncpu : 2;
+    flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL
+            | MHD_USE_ERROR_LOG;
+    if (ss.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    if (!srv->cfg->tls_disable) {
+        h->cert = cf_http_read_file(srv->cfg->tls_cert_file
+                                    ? srv->cfg->tls_cert_file : "");
+        h->key = cf_http_read_file(srv->cfg->tls_key_file
+                                   ? srv->cfg->tls_key_file : "");
+        if (h->cert == NULL || h->key == NULL) {
+            cf_log_error("http", "cannot read tls_cert_file/tls_key_file");
+            rc = CF_ERR_CONFIG;
+            goto fail;
+        }
+        flags |= MHD_USE_TLS;
+        h->daemon = MHD_start_daemon(
+            flags, 0, NULL, NULL, cf_http_handler, srv,
+            MHD_OPTION_SOCK_ADDR, &ss,
+            MHD_OPTION_THREAD_POOL_SIZE, threads,
+            MHD_OPTION_NOTIFY_COMPLETED, cf_http_completed, NULL,
+            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) 60,
+            MHD_OPTION_HTTPS_MEM_CERT, h->cert,
+            MHD_OPTION_HTTPS_MEM_KEY, h->key,
+            MHD_OPTION_END);
+    } else {
+        h->daemon = MHD_start_daemon(
+            flags, 0, NULL, NULL, cf_http_handler, srv,
+            MHD_OPTION_SOCK_ADDR, &ss,
+            MHD_OPTION_THREAD_POOL_SIZE, threads,
+            MHD_OPTION_NOTIFY_COMPLETED, cf_http_completed, NULL,
+            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) 60,
+            MHD_OPTION_END);
+    }
+    if (h->daemon == NULL) {
+        cf_log_error("http", "cannot listen on %s", srv->cfg->listen_addr);
+        rc = CF_ERR_CONFIG;
+        goto fail;
+    }
+    (void) sl;
+    *out = h;
+    return CF_OK;
+fail:
+    cf_http_stop(h);
+    return rc;
+}
+
+void
+cf_http_stop(cf_http_t *h)
+{
+    if (h == NULL)
+        return;
+    if (h->daemon != NULL)
+        MHD_stop_daemon(h->daemon);
+    if (h->key != NULL) {
+        OPENSSL_cleanse(h->key, strlen(h->key));
+        free(h->key);
+    }
+    free(h->cert);
+    free(h);
+}

@@ -1,0 +1,690 @@
+/*
+ * router: the mount table (immutable refcounted snapshots, swapped under
+ * a mutex, persisted at "core/mounts") and longest-prefix routing into an
+ * engine's path table.
+ */
+#include "coffer/router.h"
+
+#include <openssl/rand.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "coffer/barrier.h"
+#include "coffer/log.h"
+
+#define CF_MOUNTS_PATH  "core/mounts"
+
+typedef struct {
+    atomic_int   refs;
+    size_t       n;
+    cf_mount_t  *mounts;    /* longest path first */
+} cf_mount_table_t;
+
+struct cf_router_s {
+    pthread_mutex_t    mu;      /* guards `table` pointer and changes */
+    cf_mount_table_t  *table;   /* NULL while sealed */
+};
+
+static void
+cf_mount_cleanup(cf_mount_t *m)
+{
+    free(m->path);
+    free(m->type);
+    free(m->uuid);
+    free(m->accessor);
+    free(m->description);
+    json_decref(m->config);
+    json_decref(m->options);
+    free(m->view);
+}
+
+static void
+cf_mount_table_release(cf_mount_table_t *t)
+{
+    size_t  i;
+
+    if (t == NULL || atomic_fetch_sub(&t->refs, 1) != 1)
+        return;
+    for (i = 0; i < t->n; i++)
+        cf_mount_cleanup(&t->mounts[i]);
+    free(t->mounts);
+    free(t);
+}
+
+static cf_mount_table_t *
+cf_router_acquire(cf_router_t *r)
+{
+    cf_mount_table_t  *t;
+
+    pthread_mutex_lock(&r->mu);
+    t = r->table;
+    if (t != NULL)
+        atomic_fetch_add(&t->refs, 1);
+    pthread_mutex_unlock(&r->mu);
+    return t;
+}
+
+cf_err_t
+cf_router_new(cf_router_t **out)
+{
+    cf_router_t  *r;
+
+    *out = NULL;
+    if ((r = calloc(1, sizeof(*r))) == NULL)
+        return CF_ERR_NOMEM;
+    pthread_mutex_init(&r->mu, NULL);
+    *out = r;
+    return CF_OK;
+}
+
+void
+cf_router_free(cf_router_t *r)
+{
+    if (r == NULL)
+        return;
+    cf_mount_table_release(r->table);
+    pthread_mutex_destroy(&r->mu);
+    free(r);
+}
+
+/* ---- (de)serialisation ---------------------------------------------- */
+
+static json_t *
+cf_mount_to_json(const cf_mount_t *m)
+{
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:O, s:O, s:b, s:b}",
+                     "path", m->path, "type", m->type, "uuid", m->uuid,
+                     "accessor", m->accessor, "description", m->description,
+                     "config", m->config, "options", m->options,
+                     "local", m->local, "seal_wrap", m->seal_wrap);
+}
+
+static cf_err_t
+cf_mount_from_json(json_t *j, cf_mount_t *m)
+{
+    const char  *path, *type, *uuid, *acc, *desc = "";
+    json_t      *cfg = NULL, *opt = NULL;
+    int          local = 0, sw = 0;
+    char         view[128];
+
+    memset(m, 0, sizeof(*m));
+    if (json_unpack(j, "{s:s, s:s, s:s, s:s, s?s, s?o, s?o, s?b, s?b}",
+                    "path", &path, "type", &type, "uuid", &uuid,
+                    "accessor", &acc, "description", &desc, "config", &cfg,
+                    "options", &opt, "local", &local, "seal_wrap", &sw) != 0)
+        return CF_ERR_INTEGRITY;
+    m->engine = cf_engine_find(type);
+    if (m->engine == NULL) {
+        cf_log_error("router", "mount %s has unknown type '%s'", path, type);
+        return CF_ERR_INTEGRITY;
+    }
+    snprintf(view, sizeof(view), "%s/%s/",
+             m->engine->is_auth ? "auth" : "logical", uuid);
+    m->path = strdup(path);
+    m->type = strdup(type);
+    m->uuid = strdup(uuid);
+    m->accessor = strdup(acc);
+    m->description = strdup(desc);
+    m->config = cfg && json_is_object(cfg) ? json_deep_copy(cfg)
+                                           : json_object();
+    m->options = opt && json_is_object(opt) ? json_deep_copy(opt)
+                                            : json_null();
+    m->local = local;
+    m->seal_wrap = sw;
+    m->view = strdup(view);
+    if (!m->path || !m->type || !m->uuid || !m->accessor || !m->description
+        || !m->config || !m->view) {
+        cf_mount_cleanup(m);
+        return CF_ERR_NOMEM;
+    }
+    return CF_OK;
+}
+
+static int
+cf_mount_cmp(const void *a, const void *b)
+{
+    const cf_mount_t  *x = a, *y = b;
+    size_t             lx = strlen(x->path), ly = strlen(y->path);
+
+    if (lx != ly)
+        return lx > ly ? -1 : 1;
+    return strcmp(x->path, y->path);
+}
+
+/* Build a snapshot from a JSON {"mounts":[...]} document. */
+static cf_err_t
+cf_mount_table_from_json(json_t *doc, cf_mount_table_t **out)
+{
+    cf_mount_table_t  *t;
+    json_t            *arr, *e;
+    size_t             i;
+    cf_err_t           rc = CF_OK;
+
+    *out = NULL;
+    arr = json_object_get(doc, "mounts");
+    if (!json_is_array(arr))
+        return CF_ERR_INTEGRITY;
+    if ((t = calloc(1, sizeof(*t))) == NULL)
+        return CF_ERR_NOMEM;
+    atomic_init(&t->refs, 1);
+    t->mounts = calloc(json_array_size(arr) + 1, sizeof(cf_mount_t));
+    if (t->mounts == NULL) {
+        free(t);
+        return CF_ERR_NOMEM;
+    }
+    json_array_foreach(arr, i, e) {
+        if ((rc = cf_mount_from_json(e, &t->mounts[t->n])) != CF_OK)
+            break;
+        t->n++;
+    }
+    if (rc != CF_OK) {
+        cf_mount_table_release(t);
+        return rc;
+    }
+    qsort(t->mounts, t->n, sizeof(cf_mount_t), cf_mount_cmp);
+    *out = t;
+    return CF_OK;
+}
+
+static json_t *
+cf_mount_table_to_json(const cf_mount_table_t *t)
+{
+    json_t  *arr = json_array();
+    size_t   i;
+
+    for (i = 0; t != NULL && i < t->n; i++)
+        json_array_append_new(arr, cf_mount_to_json(&t->mounts[i]));
+    return json_pack("{s:o}", "mounts", arr);
+}
+
+static cf_err_t
+cf_router_persist(cf_server_t *srv, json_t *doc)
+{
+    char      *s;
+    cf_err_t   rc;
+
+    if ((s = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
+        return CF_ERR_NOMEM;
+    rc = cf_barrier_put(srv->barrier, CF_MOUNTS_PATH, s, strlen(s));
+    cf_mem_free(s);
+    return rc;
+}
+
+/* ---- mount creation -------------------------------------------------- */
+
+static json_t *
+cf_mount_new_json(const char *path, const cf_engine_t *e,
+                  const char *description, json_t *config, json_t *options)
+{
+    char           uuid[37], acc[64];
+    unsigned char  r[4];
+
+    cf_uuid_new(uuid);
+    if (RAND_bytes(r, sizeof(r)) != 1)
+        memset(r, 0, sizeof(r));
+    snprintf(acc, sizeof(acc), "%s_%02x%02x%02x%02x",
+             strcmp(e->name, "system") == 0 ? "system" : e->name,
+             r[0], r[1], r[2], r[3]);
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:O, s:O, s:b, s:b}",
+                     "path", path, "type", e->name, "uuid", uuid,
+                     "accessor", acc,
+                     "description", description ? description : "",
+                     "config", config && json_is_object(config)
+                               ? config : json_object(),
+                     "options", options ? options : json_null(),
+                     "local", 0, "seal_wrap", 0);
+}
+
+static bool
+cf_router_overlaps(json_t *arr, const char *path, char **errmsg)
+{
+    json_t      *e;
+    size_t       i;
+    const char  *p;
+    char         msg[512];
+
+    json_array_foreach(arr, i, e) {
+        p = json_string_value(json_object_get(e, "path"));
+        if (p == NULL)
+            continue;
+        if (strncmp(p, path, strlen(p)) == 0
+            || strncmp(path, p, strlen(path)) == 0) {
+            snprintf(msg, sizeof(msg), "path is already in use at %s", p);
+            if (errmsg != NULL)
+                *errmsg = strdup(msg);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Normalise a user mount path: no leading '/', exactly one trailing '/',
+ * no empty, "." or ".." segments. NULL on junk. */
+static char *
+cf_router_clean_path(const char *in)
+{
+    size_t  n;
+    char   *p, *s, *seg;
+    bool    bad = false;
+
+    while (*in == '/')
+        in++;
+    n = strlen(in);
+    while (n > 0 && in[n - 1] == '/')
+        n--;
+    if (n == 0 || n > 512)
+        return NULL;
+    if ((p = malloc(n + 2)) == NULL)
+        return NULL;
+    memcpy(p, in, n);
+    p[n] = '/';
+    p[n + 1] = '\0';
+    for (s = p; *s != '\0'; s = seg + 1) {
+        seg = strchr(s, '/');
+        if (seg == s || (seg - s == 1 && s[0] == '.')
+            || (seg - s == 2 && s[0] == '.' && s[1] == '.'))
+            bad = true;
+    }
+    for (s = p; *s != '\0'; s++) {
+        if ((unsigned char) *s < 0x20 || *s == '*' || *s == '+')
+            bad = true;
+    }
+    if (bad) {
+        free(p);
+        return NULL;
+    }
+    return p;
+}
+
+static cf_err_t
+cf_router_swap_locked(cf_server_t *srv, json_t *doc)
+{
+    cf_router_t       *r = srv->router;
+    cf_mount_table_t  *t, *old;
+    cf_err_t           rc;
+
+    if ((rc = cf_mount_table_from_json(doc, &t)) != CF_OK)
+        return rc;
+    if ((rc = cf_router_persist(srv, doc)) != CF_OK) {
+        cf_mount_table_release(t);
+        return rc;
+    }
+    old = r->table;
+    r->table = t;
+    cf_mount_table_release(old);
+    return CF_OK;
+}
+
+cf_err_t
+cf_router_mount(cf_server_t *srv, const char *path, const char *type,
+                const char *description, json_t *config, json_t *options,
+                char **errmsg)
+{
+    cf_router_t        *r = srv->router;
+    const cf_engine_t  *e;
+    json_t             *doc = NULL, *arr, *m;
+    char               *clean = NULL, msg[256];
+    cf_err_t            rc = CF_ERR_INVALID;
+
+    *errmsg = NULL;
+    pthread_mutex_lock(&r->mu);
+    if ((e = cf_engine_find(type)) == NULL || e->singleton) {
+        snprintf(msg, sizeof(msg), "unknown backend type: %s", type);
+        *errmsg = strdup(msg);
+        goto out;
+    }
+    if ((clean = cf_router_clean_path(path)) == NULL) {
+        *errmsg = strdup("invalid mount path");
+        goto out;
+    }
+    if (e->is_auth != (strncmp(clean, "auth/", 5) == 0)
+        || strncmp(clean, "sys/", 4) == 0
+        || strcmp(clean, "cubbyhole/") == 0
+        || strcmp(clean, "identity/") == 0) {
+        snprintf(msg, sizeof(msg), "cannot mount '%s' of type '%s': "
+                 "path is reserved", clean, type);
+        *errmsg = strdup(msg);
+        goto out;
+    }
+    doc = cf_mount_table_to_json(r->table);
+    arr = json_object_get(doc, "mounts");
+    if (cf_router_overlaps(arr, clean, errmsg))
+        goto out;
+    if ((m = cf_mount_new_json(clean, e, description, config, options))
+        == NULL) {
+        rc = CF_ERR_NOMEM;
+        goto out;
+    }
+    json_array_append_new(arr, m);
+    rc = cf_router_swap_locked(srv, doc);
+out:
+    pthread_mutex_unlock(&r->mu);
+    json_decref(doc);
+    free(clean);
+    return rc;
+}
+
+/* Singleton mounts every table has: sys/, auth/token/, and cubbyhole/ and
+ * identity/ once those engines exist. */
+static cf_err_t
+cf_router_ensure_required(json_t *doc, bool *changed)
+{
+    static const struct { const char *path, *type, *desc; } req[] = {
+        { "sys/", "system", "system endpoints used for control, policy "
+                            "and debugging" },
+        { "auth/token/", "token", "token based credentials" },
+        { "cubbyhole/", "cubbyhole", "per-token private secret storage" },
+        { "identity/", "identity", "identity store" },
+    };
+    json_t             *arr = json_object_get(doc, "mounts"), *e, *m;
+    const cf_engine_t  *eng;
+    size_t              i, j;
+    bool                found;
+
+    for (i = 0; i < sizeof(req) / sizeof(req[0]); i++) {
+        if ((eng = cf_engine_find(req[i].type)) == NULL)
+            continue;
+        found = false;
+        json_array_foreach(arr, j, e) {
+            const char *p = json_string_value(json_object_get(e, "path"));
+            if (p != NULL && strcmp(p, req[i].path) == 0)
+                found = true;
+        }
+        if (found)
+            continue;
+        m = cf_mount_new_json(req[i].path, eng, req[i].desc, NULL, NULL);
+        if (m == NULL)
+            return CF_ERR_NOMEM;
+        json_array_append_new(arr, m);
+        *changed = true;
+    }
+    return CF_OK;
+}
+
+cf_err_t
+cf_router_load(cf_server_t *srv)
+{
+    cf_router_t       *r = srv->router;
+    cf_mount_table_t  *t = NULL, *old;
+    cf_buf_t          *raw = NULL;
+    json_t            *doc = NULL;
+    json_error_t       jerr;
+    bool               changed = false;
+    size_t             i;
+    cf_err_t           rc;
+
+    rc = cf_barrier_get(srv->barrier, CF_MOUNTS_PATH, &raw);
+    if (rc == CF_ERR_NOT_FOUND) {
+        doc = json_pack("{s:[]}", "mounts");
+        changed = true;
+    } else if (rc != CF_OK) {
+        goto out;
+    } else if ((doc = json_loadb((const char *) raw->data, raw->len, 0,
+                                 &jerr)) == NULL) {
+        cf_log_error("router", "mount table does not parse");
+        rc = CF_ERR_INTEGRITY;
+        goto out;
+    }
+    if ((rc = cf_router_ensure_required(doc, &changed)) != CF_OK)
+        goto out;
+    if (changed && (rc = cf_router_persist(srv, doc)) != CF_OK)
+        goto out;
+    if ((rc = cf_mount_table_from_json(doc, &t)) != CF_OK)
+        goto out;
+    for (i = 0; i < t->n; i++) {
+        if (t->mounts[i].engine->mount != NULL
+            && (rc = t->mounts[i].engine->mount(srv, &t->mounts[i]))
+               != CF_OK) {
+            cf_log_error("router", "mount %s failed: %s",
+                         t->mounts[i].path, cf_err_name(rc));
+            goto out;
+        }
+    }
+    pthread_mutex_lock(&r->mu);
+    old = r->table;
+    r->table = t;
+    t = NULL;
+    pthread_mutex_unlock(&r->mu);
+    cf_mount_table_release(old);
+out:
+    cf_mount_table_release(t);
+    json_decref(doc);
+    cf_buf_free(raw);
+    return rc;
+}
+
+void
+cf_router_unload(cf_server_t *srv)
+{
+    cf_router_t       *r = srv->router;
+    cf_mount_table_t  *old;
+
+    pthread_mutex_lock(&r->mu);
+    old = r->table;
+    r->table = NULL;
+    pthread_mutex_unlock(&r->mu);
+    cf_mount_table_release(old);
+}
+
+json_t *
+cf_router_mounts_json(cf_server_t *srv, bool auth)
+{
+    cf_mount_table_t  *t = cf_router_acquire(srv->router);
+    const cf_mount_t  *m;
+    json_t            *out = json_object(), *o;
+    size_t             i;
+    const char        *key;
+
+    for (i = 0; t != NULL && i < t->n; i++) {
+        m = &t->mounts[i];
+        if (m->engine->is_auth != auth)
+            continue;
+        key = auth ? m->path + 5 : m->path;    /* auth/ list drops prefix */
+        o = json_pack("{s:s, s:s, s:s, s:s, s:O, s:O, s:b, s:b, s:s}",
+                      "type", m->type, "uuid", m->uuid,
+                      "accessor", m->accessor, "description", m->description,
+                      "config", m->config, "options", m->options,
+                      "local", m->local, "seal_wrap", m->seal_wrap,
+                      "plugin_version", "");
+        json_object_set_new(out, key, o);
+    }
+    cf_mount_table_release(t);
+    return out;
+}
+
+/* ---- routing --------------------------------------------------------- */
+
+bool
+cf_router_match(const char *pattern, const char *path)
+{
+    const char  *e;
+    size_t       n;
+
+    for (;;) {
+        if (pattern[0] == '*' && pattern[1] == '\0')
+            return true;
+        if (*pattern == '+') {
+            e = strchr(path, '/');
+            n = e != NULL ? (size_t) (e - path) : strlen(path);
+            if (n == 0)
+                return false;
+            path += n;
+            pattern++;
+            continue;
+        }
+        if (*pattern == '\0')
+            return *path == '\0';
+        if (*pattern != *path)
+            return false;
+        pattern++;
+        path++;
+    }
+}
+
+static const cf_mount_t *
+cf_router_find(const cf_mount_table_t *t, const char *path,
+               const char **rest)
+{
+    size_t  i, n, pl = strlen(path);
+
+    for (i = 0; i < t->n; i++) {
+        n = strlen(t->mounts[i].path);
+        if (strncmp(t->mounts[i].path, path, n) == 0) {
+            *rest = path + n;
+            return &t->mounts[i];
+        }
+        /* "secret" addresses the mount "secret/" itself */
+        if (pl == n - 1 && strncmp(t->mounts[i].path, path, pl) == 0) {
+            *rest = path + pl;
+            return &t->mounts[i];
+        }
+    }
+    return NULL;
+}
+
+cf_err_t
+cf_router_dispatch(cf_server_t *srv, cf_req_t *req)
+{
+    cf_mount_table_t  *t;
+    const cf_mount_t  *m;
+    const cf_path_t   *p;
+    const char        *rest = NULL;
+    cf_err_t           rc;
+
+    if ((t = cf_router_acquire(srv->router)) == NULL)
+        return cf_req_fail(req, CF_ERR_SEALED, "Vault is sealed");
+    if ((m = cf_router_find(t, req->path, &rest)) == NULL) {
+        rc = cf_req_fail(req, CF_ERR_NOT_FOUND,
+                         "no handler for route \"%.200s\". route entry "
+                         "not found.", req->path);
+        goto out;
+    }
+    for (p = m->engine->paths; p->pattern != NULL; p++) {
+        if (cf_router_match(p->pattern, rest))
+            break;
+    }
+    if (p->pattern == NULL) {
+        rc = cf_req_fail(req, CF_ERR_NOT_FOUND,
+                         "unsupported path");
+        goto out;
+    }
+    if ((p->ops & (unsigned) req->op) == 0) {
+        rc = cf_req_fail(req, CF_ERR_METHOD, "unsupported operation");
+        goto out;
+    }
+    req->mount = m;
+    req->rest = rest;
+    rc = p->handler(req);
+    if (rc != CF_OK && req->errors == NULL)
+        cf_req_fail(req, rc, "%s", cf_err_message(rc));
+    req->mount = NULL;      /* the snapshot is released below */
+    req->rest = NULL;
+out:
+    cf_mount_table_release(t);
+    return rc;
+}
+
+/* ---- storage views ---------------------------------------------------- */
+
+static char *
+cf_view_path(cf_req_t *req, const char *key)
+{
+    const char  *v = req->mount->view;
+    size_t       lv = strlen(v), lk = strlen(key);
+    char        *p;
+
+    if ((p = malloc(lv + lk + 1)) == NULL)
+        return NULL;
+    memcpy(p, v, lv);
+    memcpy(p + lv, key, lk + 1);
+    return p;
+}
+
+cf_err_t
+cf_view_get(cf_req_t *req, const char *key, cf_buf_t **out)
+{
+    char      *p = cf_view_path(req, key);
+    cf_err_t   rc;
+
+    *out = NULL;
+    if (p == NULL)
+        return CF_ERR_NOMEM;
+    rc = cf_barrier_get(req->srv->barrier, p, out);
+    free(p);
+    return rc;
+}
+
+cf_err_t
+cf_view_put(cf_req_t *req, const char *key, const void *data, size_t len)
+{
+    char      *p = cf_view_path(req, key);
+    cf_err_t   rc;
+
+    if (p == NULL)
+        return CF_ERR_NOMEM;
+    rc = cf_barrier_put(req->srv->barrier, p, data, len);
+    free(p);
+    return rc;
+}
+
+cf_err_t
+cf_view_delete(cf_req_t *req, const char *key)
+{
+    char      *p = cf_view_path(req, key);
+    cf_err_t   rc;
+
+    if (p == NULL)
+        return CF_ERR_NOMEM;
+    rc = cf_barrier_delete(req->srv->barrier, p);
+    free(p);
+    return rc;
+}
+
+cf_err_t
+cf_view_list(cf_req_t *req, const char *prefix, cf_strlist_t **out)
+{
+    char      *p = cf_view_path(req, prefix);
+    cf_err_t   rc;
+
+    *out = NULL;
+    if (p == NULL)
+        return CF_ERR_NOMEM;
+    rc = cf_barrier_list(req->srv->barrier, p, out);
+    free(p);
+    return rc;
+}
+
+cf_err_t
+cf_view_get_json(cf_req_t *req, const char *key, json_t **out)
+{
+    cf_buf_t      *b = NULL;
+    json_error_t   jerr;
+    cf_err_t       rc;
+
+    *out = NULL;
+    if ((rc = cf_view_get(req, key, &b)) != CF_OK)
+        return rc;
+    *out = json_loadb((const char *) b->data, b->len, 0, &jerr);
+    cf_buf_free(b);
+    if (*out == NULL) {
+        cf_log_error("router", "entry %s%s does not parse",
+                     req->mount->view, key);
+        return CF_ERR_INTEGRITY;
+    }
+    return CF_OK;
+}
+
+cf_err_t
+cf_view_put_json(cf_req_t *req, const char *key, const json_t *v)
+{
+    char      *s;
+    cf_err_t   rc;
+
+    if ((s = json_dumps(v, JSON_COMPACT)) == NULL)
+        return CF_ERR_NOMEM;
+    rc = cf_view_put(req, key, s, strlen(s));
+    cf_mem_free(s);
+    return rc;
+}
