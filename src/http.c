@@ -518,8 +518,10 @@ cf_http_respond(struct MHD_Connection *conn, cf_req_t *req)
 
     if (req->errors != NULL || req->status >= 400) {
         obj = json_object();
-        json_object_set(obj, "errors",
-                        req->errors ? req->errors : json_array());
+        if (req->errors != NULL)
+            json_object_set(obj, "errors", req->errors);
+        else
+            json_object_set_new(obj, "errors", json_array());
         if (req->resp != NULL && json_is_object(req->resp)) {
             /* e.g. KV v2 404 that still carries data */
             json_object_update_missing(obj, req->resp);

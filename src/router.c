@@ -227,13 +227,15 @@ cf_mount_new_json(const char *path, const cf_engine_t *e,
     snprintf(acc, sizeof(acc), "%s_%02x%02x%02x%02x",
              strcmp(e->name, "system") == 0 ? "system" : e->name,
              r[0], r[1], r[2], r[3]);
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:O, s:O, s:b, s:b}",
+    /* "o" steals: hand json_pack copies so the caller keeps its own. */
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:b, s:b}",
                      "path", path, "type", e->name, "uuid", uuid,
                      "accessor", acc,
                      "description", description ? description : "",
                      "config", config && json_is_object(config)
-                               ? config : json_object(),
-                     "options", options ? options : json_null(),
+                               ? json_deep_copy(config) : json_object(),
+                     "options", options ? json_deep_copy(options)
+                                        : json_null(),
                      "local", 0, "seal_wrap", 0);
 }
 

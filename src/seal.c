@@ -200,10 +200,10 @@ fail:
 }
 
 /* Everything init does on an HSM that is logged in, up to the root token.
- * Leaves the server unsealed on success. */
+ * Leaves the server unsealed on success. req may be NULL (dev mode). */
 static cf_err_t
-cf_seal_init_core_locked(cf_server_t *srv, const char *root_id,
-                         char **root_out)
+cf_seal_init_core_locked(cf_req_t *req, cf_server_t *srv,
+                         const char *root_id, char **root_out)
 {
     char          label[300], hex[2 * CF_HSM_ID_LEN + 1], uuid[37];
     char          cname[64];
@@ -219,6 +219,13 @@ cf_seal_init_core_locked(cf_server_t *srv, const char *root_id,
     if ((rc = cf_barrier_initialize(srv->barrier, gen)) != CF_OK) {
         cf_log_error("seal", "barrier initialise failed: %s",
                      cf_err_name(rc));
+        /* A missing key here is a configuration fault, not a missing
+         * resource: say which setting creates it. */
+        if (rc == CF_ERR_NOT_FOUND && req != NULL)
+            return cf_req_fail(req, CF_ERR_INVALID,
+                               "no barrier key labelled '%s' on the token; "
+                               "set generate_key = true in the seal block "
+                               "to create it at init", label);
         return rc;
     }
     rc = cf_hsm_key_find(srv->hsm, CF_TOKEN_HMAC_LABEL, &id);
@@ -299,7 +306,7 @@ cf_seal_check_shares(cf_req_t *req, int n, int t, const char *what)
 
 /* pkcs11 init: the HSM is logged in since start. */
 static cf_err_t
-cf_seal_init_pkcs11_locked(cf_server_t *srv, int n, int t,
+cf_seal_init_pkcs11_locked(cf_req_t *req, cf_server_t *srv, int n, int t,
                            const char *root_id, json_t *resp)
 {
     cf_secret_t  *rk = NULL;
@@ -307,7 +314,7 @@ cf_seal_init_pkcs11_locked(cf_server_t *srv, int n, int t,
     char         *root = NULL, *rk64 = NULL;
     cf_err_t      rc;
 
-    if ((rc = cf_seal_init_core_locked(srv, root_id, &root)) != CF_OK)
+    if ((rc = cf_seal_init_core_locked(req, srv, root_id, &root)) != CF_OK)
         goto out;
     if ((rk = cf_secret_new(CF_SEAL_KEY_BYTES)) == NULL) {
         rc = CF_ERR_NOMEM;
@@ -383,7 +390,7 @@ cf_seal_init_shamir_locked(cf_req_t *req, int n, int t, json_t *resp)
         cf_req_fail(req, rc, "the HSM refused the configured initial PIN");
         goto out;
     }
-    if ((rc = cf_seal_init_core_locked(srv, NULL, &root)) != CF_OK)
+    if ((rc = cf_seal_init_core_locked(req, srv, NULL, &root)) != CF_OK)
         goto out;
     if ((key = cf_secret_new(CF_SEAL_KEY_BYTES)) == NULL) {
         rc = CF_ERR_NOMEM;
@@ -472,7 +479,7 @@ cf_seal_dev_init(cf_server_t *srv, const char *root_id, char **root_out)
 
     *root_out = NULL;
     pthread_rwlock_wrlock(&srv->seal_lock);
-    rc = cf_seal_init_pkcs11_locked(srv, 1, 1, root_id, resp);
+    rc = cf_seal_init_pkcs11_locked(NULL, srv, 1, 1, root_id, resp);
     pthread_rwlock_unlock(&srv->seal_lock);
     if (rc == CF_OK) {
         *root_out = strdup(json_string_value(json_object_get(resp,
@@ -618,7 +625,7 @@ cf_seal_handle_init(cf_req_t *req)
         rc = cf_req_fail(req, CF_ERR_UNAVAILABLE,
                          "the HSM is not logged in");
     } else {
-        rc = cf_seal_init_pkcs11_locked(srv, (int) rn, (int) rt, NULL,
+        rc = cf_seal_init_pkcs11_locked(req, srv, (int) rn, (int) rt, NULL,
                                         resp);
     }
     pthread_rwlock_unlock(&srv->seal_lock);
