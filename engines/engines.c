@@ -2,12 +2,14 @@
 #include <string.h>
 
 #include "coffer/engine.h"
+#include "coffer/kv.h"
 #include "coffer/sys.h"
 #include "coffer/token.h"
 
 const cf_engine_t *const  cf_engines[] = {
     &cf_sys_engine,
     &cf_token_engine,
+    &cf_kv_engine,
     NULL
 };
 

@@ -1,0 +1,199 @@
+/*
+ * kv: the key/value secrets engine. This file holds the engine table, the
+ * per-request version dispatch (mount option "version"), the key lock
+ * stripes and the helpers both versions share; kv_v1.c and kv_v2.c hold
+ * the handlers. Layout and locking: engines/kv.h.
+ */
+#include "coffer/kv.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "coffer/log.h"
+#include "kv.h"
+
+#define CF_KV_STRIPES  256      /* power of two */
+
+/*
+ * The engine's only mutable file-scope state: the key lock stripes. They
+ * hold no data, only serialise writers of the same key (any mount), so
+ * they need no per-server life cycle; pthread_once makes them ready.
+ */
+static pthread_mutex_t  cf_kv_stripes[CF_KV_STRIPES];
+static pthread_once_t   cf_kv_stripes_once = PTHREAD_ONCE_INIT;
+
+static void
+cf_kv_stripes_init(void)
+{
+    size_t  i;
+
+    for (i = 0; i < CF_KV_STRIPES; i++)
+        pthread_mutex_init(&cf_kv_stripes[i], NULL);
+}
+
+/* FNV-1a over the mount's UUID and the key. */
+static uint32_t
+cf_kv_hash(const char *a, const char *b)
+{
+    uint32_t  h = 2166136261u;
+
+    for (; *a != '\0'; a++)
+        h = (h ^ (unsigned char) *a) * 16777619u;
+    h = (h ^ 0xffu) * 16777619u;
+    for (; *b != '\0'; b++)
+        h = (h ^ (unsigned char) *b) * 16777619u;
+    return h;
+}
+
+pthread_mutex_t *
+cf_kv_lock_key(const cf_req_t *req, const char *key)
+{
+    pthread_mutex_t  *mu;
+
+    pthread_once(&cf_kv_stripes_once, cf_kv_stripes_init);
+    mu = &cf_kv_stripes[cf_kv_hash(req->mount->uuid, key)
+                        & (CF_KV_STRIPES - 1)];
+    pthread_mutex_lock(mu);
+    return mu;
+}
+
+cf_err_t
+cf_kv_reply_404(cf_req_t *req, json_t *data_take)
+{
+    if (data_take != NULL && cf_req_reply_data(req, data_take) != CF_OK)
+        return CF_ERR_NOMEM;
+    /* An empty errors array marks the request failed without a message,
+     * as Vault's 404s for KV reads and lists; http.c merges the envelope
+     * (if any) into the error body. */
+    if (req->errors == NULL && (req->errors = json_array()) == NULL)
+        return CF_ERR_NOMEM;
+    req->status = 404;
+    return CF_ERR_NOT_FOUND;
+}
+
+cf_err_t
+cf_kv_reply_list(cf_req_t *req, const char *prefix)
+{
+    cf_strlist_t  *l = NULL;
+    json_t        *keys;
+    size_t         i;
+    cf_err_t       rc;
+
+    if ((rc = cf_view_list(req, prefix, &l)) != CF_OK)
+        return rc;
+    if (l->len == 0) {
+        cf_strlist_free(l);
+        return cf_kv_reply_404(req, NULL);
+    }
+    if ((keys = json_array()) == NULL) {
+        cf_strlist_free(l);
+        return CF_ERR_NOMEM;
+    }
+    for (i = 0; i < l->len; i++)
+        json_array_append_new(keys, json_string(l->items[i]));
+    cf_strlist_free(l);
+    return cf_req_reply_data(req, json_pack("{s:o}", "keys", keys));
+}
+
+cf_err_t
+cf_kv_check_key(cf_req_t *req, const char *key)
+{
+    size_t  n = strlen(key);
+
+    if (n == 0)
+        return cf_req_fail(req, CF_ERR_INVALID, "missing secret path");
+    if (key[n - 1] == '/')
+        return cf_req_fail(req, CF_ERR_INVALID,
+                           "secret path must not end in '/'");
+    return CF_OK;
+}
+
+void
+cf_kv_time(int64_t add, char buf[40])
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += (time_t) add;
+    cf_time_rfc3339(&ts, buf);
+}
+
+cf_err_t
+cf_kv_check_merge_patch(cf_req_t *req)
+{
+    const char  *ct = req->content_type;
+    static const char  want[] = "application/merge-patch+json";
+
+    if (ct != NULL) {
+        while (*ct == ' ')
+            ct++;
+        if (strncasecmp(ct, want, sizeof(want) - 1) == 0
+            && (ct[sizeof(want) - 1] == '\0' || ct[sizeof(want) - 1] == ';'
+                || ct[sizeof(want) - 1] == ' '))
+            return CF_OK;
+    }
+    return cf_req_fail(req, CF_ERR_MEDIA_TYPE,
+                       "PATCH requires the Content-Type "
+                       "application/merge-patch+json");
+}
+
+json_t *
+cf_kv_merge_patch(json_t *target, json_t *patch)
+{
+    const char  *k;
+    json_t      *v, *cur, *merged;
+    void        *tmp;
+
+    if (!json_is_object(patch))
+        return json_incref(patch);
+    if (!json_is_object(target))
+        target = json_object();
+    else
+        json_incref(target);
+    if (target == NULL)
+        return NULL;
+    json_object_foreach_safe(patch, tmp, k, v) {
+        if (json_is_null(v)) {
+            json_object_del(target, k);
+            continue;
+        }
+        cur = json_object_get(target, k);
+        if ((merged = cf_kv_merge_patch(cur, v)) == NULL
+            || json_object_set_new(target, k, merged) != 0) {
+            json_decref(target);
+            return NULL;
+        }
+    }
+    return target;
+}
+
+/* Vault keeps the version as a string ("2"); accept a number too. */
+static bool
+cf_kv_is_v2(const cf_mount_t *m)
+{
+    json_t  *v = json_object_get(m->options, "version");
+
+    if (json_is_string(v))
+        return strcmp(json_string_value(v), "2") == 0;
+    return json_is_integer(v) && json_integer_value(v) == 2;
+}
+
+static cf_err_t
+cf_kv_handle(cf_req_t *req)
+{
+    return cf_kv_is_v2(req->mount) ? cf_kv_v2_handle(req)
+                                   : cf_kv_v1_handle(req);
+}
+
+/* One catch-all row: which paths exist depends on the mount's version,
+ * so each version's handler routes (and answers 404/405) itself. */
+static const cf_path_t  cf_kv_paths[] = {
+    { "*", CF_OP_ALL, cf_kv_handle },
+    CF_PATH_END
+};
+
+const cf_engine_t  cf_kv_engine = {
+    .name = "kv", .paths = cf_kv_paths,
+};
