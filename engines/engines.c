@@ -1,6 +1,7 @@
 /* engines: the one table of mountable backends the router walks. */
 #include <string.h>
 
+#include "coffer/cubbyhole.h"
 #include "coffer/engine.h"
 #include "coffer/kv.h"
 #include "coffer/sys.h"
@@ -10,6 +11,7 @@ const cf_engine_t *const  cf_engines[] = {
     &cf_sys_engine,
     &cf_token_engine,
     &cf_kv_engine,
+    &cf_cubbyhole_engine,
     NULL
 };
 
