@@ -10,15 +10,6 @@
 
 #include "coffer/log.h"
 
-/* CKA_MODIFIABLE of generated keys: false, as the contract says. On
- * SoftHSM 2.6.1 that rules out session copies (see cf_hsm_key_load), which
- * costs about 3x on symmetric ops (AES-GCM 64 B: 29k vs 95k ops/s here).
- * Value protection does not depend on it (CKA_SENSITIVE and
- * CKA_EXTRACTABLE are one-way either way); -DCF_HSM_KEY_MODIFIABLE=CK_TRUE
- * trades attribute immutability for the copies. */
-#ifndef CF_HSM_KEY_MODIFIABLE
-#define CF_HSM_KEY_MODIFIABLE  CK_FALSE
-#endif
 
 /* ---- cache --------------------------------------------------------------- */
 
@@ -121,6 +112,7 @@ cf_hsm_find_one(cf_hsm_call_t *c, CK_ATTRIBUTE *tmpl, CK_ULONG n,
     return CF_OK;
 }
 
+/* The secret key, or else the private key, with CKA_ID id. */
 static cf_err_t
 cf_hsm_find_by_id(cf_hsm_call_t *c, const cf_hsm_id_t *id,
                   CK_OBJECT_HANDLE *out)
@@ -135,6 +127,13 @@ cf_hsm_find_by_id(cf_hsm_call_t *c, const cf_hsm_id_t *id,
     cf_err_t         rc;
 
     rc = cf_hsm_find_one(c, tmpl, sizeof(tmpl) / sizeof(tmpl[0]), out);
+    if (rc == CF_ERR_NOT_FOUND) {
+        /* A key pair's private half (hsm_asym.c) goes through the same
+         * cache; its public half shares the CKA_ID but is never used
+         * here. */
+        cls = CKO_PRIVATE_KEY;
+        rc = cf_hsm_find_one(c, tmpl, sizeof(tmpl) / sizeof(tmpl[0]), out);
+    }
     if (rc == CF_ERR_INTEGRITY) {
         char  hex[2 * CF_HSM_ID_LEN + 1];
 

@@ -560,6 +560,17 @@ cf_barrier_delete(cf_barrier_t *b, const char *path)
 }
 
 cf_err_t
+cf_barrier_delete_prefix(cf_barrier_t *b, const char *prefix)
+{
+    cf_err_t  rc;
+
+    if ((rc = cf_barrier_check_unsealed(b)) != CF_OK
+        || (rc = cf_barrier_check_path(prefix, false)) != CF_OK)
+        return rc;
+    return cf_storage_delete_prefix(b->store, prefix);
+}
+
+cf_err_t
 cf_barrier_list(cf_barrier_t *b, const char *prefix, cf_strlist_t **out)
 {
     cf_err_t  rc;

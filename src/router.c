@@ -89,6 +89,9 @@ cf_router_free(cf_router_t *r)
     free(r);
 }
 
+static const cf_mount_t *cf_router_find(const cf_mount_table_t *t,
+                                        const char *path, const char **rest);
+
 /* ---- (de)serialisation ---------------------------------------------- */
 
 static json_t *
@@ -99,6 +102,28 @@ cf_mount_to_json(const cf_mount_t *m)
                      "accessor", m->accessor, "description", m->description,
                      "config", m->config, "options", m->options,
                      "local", m->local, "seal_wrap", m->seal_wrap);
+}
+
+/* One mount in Vault's sys/mounts shape (owned). */
+static json_t *
+cf_mount_describe(const cf_mount_t *m)
+{
+    json_t  *cfg;
+
+    /* Vault always shows these three, 0 meaning "system default". */
+    if ((cfg = json_pack("{s:i, s:i, s:b}", "default_lease_ttl", 0,
+                         "max_lease_ttl", 0, "force_no_cache", 0)) == NULL)
+        return NULL;
+    json_object_update(cfg, m->config);
+    return json_pack("{s:s, s:s, s:s, s:s, s:o, s:O, s:b, s:b, s:b, "
+                     "s:s, s:s, s:s}",
+                     "type", m->type, "uuid", m->uuid,
+                     "accessor", m->accessor, "description", m->description,
+                     "config", cfg, "options", m->options,
+                     "local", m->local, "seal_wrap", m->seal_wrap,
+                     "external_entropy_access", 0,
+                     "plugin_version", "", "running_plugin_version", "",
+                     "running_sha256", "");
 }
 
 static cf_err_t
@@ -300,6 +325,53 @@ cf_router_clean_path(const char *in)
     return p;
 }
 
+/* Paths no user mount may take (Vault's protected prefixes). */
+static bool
+cf_router_reserved(const char *clean)
+{
+    return strncmp(clean, "sys/", 4) == 0
+           || strncmp(clean, "cubbyhole/", 10) == 0
+           || strncmp(clean, "identity/", 9) == 0
+           || strcmp(clean, "auth/") == 0
+           || strncmp(clean, "auth/token/", 11) == 0;
+}
+
+/* The storage view of a mount entry of the JSON table, into view. */
+static void
+cf_router_view_of(const json_t *m, char view[128])
+{
+    const char         *type, *uuid;
+    const cf_engine_t  *e;
+
+    type = json_string_value(json_object_get(m, "type"));
+    uuid = json_string_value(json_object_get(m, "uuid"));
+    e = cf_engine_find(type);
+    snprintf(view, 128, "%s/%s/",
+             e != NULL && e->is_auth ? "auth" : "logical",
+             uuid != NULL ? uuid : "");
+}
+
+/* Run the engine's mount (or unmount) hook for the mount at `path` of
+ * the current table. */
+static cf_err_t
+cf_router_run_hook_locked(cf_server_t *srv, const char *path, bool mount)
+{
+    cf_mount_table_t  *t = srv->router->table;
+    cf_mount_t        *m;
+    size_t             i;
+
+    for (i = 0; t != NULL && i < t->n; i++) {
+        m = &t->mounts[i];
+        if (strcmp(m->path, path) != 0)
+            continue;
+        if (mount && m->engine->mount != NULL)
+            return m->engine->mount(srv, m);
+        if (!mount && m->engine->unmount != NULL)
+            return m->engine->unmount(srv, m);
+    }
+    return CF_OK;
+}
+
 static cf_err_t
 cf_router_swap_locked(cf_server_t *srv, json_t *doc)
 {
@@ -342,9 +414,7 @@ cf_router_mount(cf_server_t *srv, const char *path, const char *type,
         goto out;
     }
     if (e->is_auth != (strncmp(clean, "auth/", 5) == 0)
-        || strncmp(clean, "sys/", 4) == 0
-        || strcmp(clean, "cubbyhole/") == 0
-        || strcmp(clean, "identity/") == 0) {
+        || cf_router_reserved(clean)) {
         snprintf(msg, sizeof(msg), "cannot mount '%s' of type '%s': "
                  "path is reserved", clean, type);
         *errmsg = strdup(msg);
@@ -360,12 +430,256 @@ cf_router_mount(cf_server_t *srv, const char *path, const char *type,
         goto out;
     }
     json_array_append_new(arr, m);
+    if ((rc = cf_router_swap_locked(srv, doc)) == CF_OK)
+        rc = cf_router_run_hook_locked(srv, clean, true);
+out:
+    pthread_mutex_unlock(&r->mu);
+    json_decref(doc);
+    free(clean);
+    return rc;
+}
+
+/* The mount table entry (in doc's "mounts" array) whose path is `path`,
+ * and its index; NULL when none. */
+static json_t *
+cf_router_doc_find(json_t *doc, const char *path, size_t *index)
+{
+    json_t      *arr = json_object_get(doc, "mounts"), *e;
+    size_t       i;
+    const char  *p;
+
+    json_array_foreach(arr, i, e) {
+        p = json_string_value(json_object_get(e, "path"));
+        if (p != NULL && strcmp(p, path) == 0) {
+            if (index != NULL)
+                *index = i;
+            return e;
+        }
+    }
+    return NULL;
+}
+
+/* Clean `path` for lookup, failing with a message the caller returns. */
+static char *
+cf_router_clean_or_msg(const char *path, char **errmsg)
+{
+    char  *clean = cf_router_clean_path(path);
+
+    if (clean == NULL)
+        *errmsg = strdup("invalid mount path");
+    return clean;
+}
+
+static bool
+cf_router_is_fixed(const json_t *m)
+{
+    const cf_engine_t  *e;
+
+    e = cf_engine_find(json_string_value(json_object_get(m, "type")));
+    return e == NULL || e->singleton;
+}
+
+cf_err_t
+cf_router_unmount(cf_server_t *srv, const char *path, char **errmsg)
+{
+    cf_router_t  *r = srv->router;
+    json_t       *doc = NULL, *m;
+    char         *clean, msg[600], view[128];
+    size_t        idx;
+    cf_err_t      rc = CF_ERR_INVALID;
+
+    *errmsg = NULL;
+    if ((clean = cf_router_clean_or_msg(path, errmsg)) == NULL)
+        return CF_ERR_INVALID;
+    pthread_mutex_lock(&r->mu);
+    doc = cf_mount_table_to_json(r->table);
+    if ((m = cf_router_doc_find(doc, clean, &idx)) == NULL) {
+        rc = CF_ERR_NOT_FOUND;
+        goto out;
+    }
+    if (cf_router_is_fixed(m)) {
+        snprintf(msg, sizeof(msg), "cannot unmount '%s'", clean);
+        *errmsg = strdup(msg);
+        goto out;
+    }
+    cf_router_view_of(m, view);
+    if ((rc = cf_router_run_hook_locked(srv, clean, false)) != CF_OK)
+        goto out;
+    json_array_remove(json_object_get(doc, "mounts"), idx);
+    if ((rc = cf_router_swap_locked(srv, doc)) != CF_OK)
+        goto out;
+    /* The table no longer routes here; requests that took the old
+     * snapshot may still finish, as in Vault. Their data goes now. */
+    if ((rc = cf_barrier_delete_prefix(srv->barrier, view)) != CF_OK)
+        cf_log_error("router", "unmounted %s but could not delete its "
+                     "data under %s: %s", clean, view, cf_err_name(rc));
+    else
+        cf_log_info("router", "unmounted %s", clean);
+out:
+    pthread_mutex_unlock(&r->mu);
+    json_decref(doc);
+    free(clean);
+    return rc;
+}
+
+cf_err_t
+cf_router_remount(cf_server_t *srv, const char *from, const char *to,
+                  char **errmsg)
+{
+    cf_router_t  *r = srv->router;
+    json_t       *doc = NULL, *m, *arr;
+    char         *src = NULL, *dst = NULL, msg[1100];
+    size_t        idx;
+    cf_err_t      rc = CF_ERR_INVALID;
+
+    *errmsg = NULL;
+    if ((src = cf_router_clean_or_msg(from, errmsg)) == NULL
+        || (dst = cf_router_clean_or_msg(to, errmsg)) == NULL)
+        goto done;
+    pthread_mutex_lock(&r->mu);
+    doc = cf_mount_table_to_json(r->table);
+    arr = json_object_get(doc, "mounts");
+    if ((m = cf_router_doc_find(doc, src, &idx)) == NULL) {
+        snprintf(msg, sizeof(msg), "no matching mount at '%s'", src);
+        *errmsg = strdup(msg);
+        goto out;
+    }
+    if (cf_router_is_fixed(m)) {
+        snprintf(msg, sizeof(msg), "cannot remount '%s'", src);
+        *errmsg = strdup(msg);
+        goto out;
+    }
+    if ((strncmp(src, "auth/", 5) == 0) != (strncmp(dst, "auth/", 5) == 0)
+        || cf_router_reserved(dst)) {
+        snprintf(msg, sizeof(msg), "cannot remount '%s' to '%s'", src, dst);
+        *errmsg = strdup(msg);
+        goto out;
+    }
+    /* Check overlaps against every other mount. */
+    json_incref(m);
+    json_array_remove(arr, idx);
+    if (cf_router_overlaps(arr, dst, errmsg)) {
+        json_decref(m);
+        goto out;
+    }
+    json_object_set_new(m, "path", json_string(dst));
+    json_array_append_new(arr, m);
+    /* The view is keyed by the mount's UUID, so the data stays put. */
+    if ((rc = cf_router_swap_locked(srv, doc)) == CF_OK)
+        cf_log_info("router", "remounted %s to %s", src, dst);
+out:
+    pthread_mutex_unlock(&r->mu);
+done:
+    json_decref(doc);
+    free(src);
+    free(dst);
+    return rc;
+}
+
+cf_err_t
+cf_router_tune(cf_server_t *srv, const char *path, json_t *config,
+               const char *description, json_t *options, char **errmsg)
+{
+    cf_router_t  *r = srv->router;
+    json_t       *doc = NULL, *m, *cur;
+    char         *clean, msg[600];
+    cf_err_t      rc = CF_ERR_INVALID;
+
+    *errmsg = NULL;
+    if ((clean = cf_router_clean_or_msg(path, errmsg)) == NULL)
+        return CF_ERR_INVALID;
+    pthread_mutex_lock(&r->mu);
+    doc = cf_mount_table_to_json(r->table);
+    if ((m = cf_router_doc_find(doc, clean, NULL)) == NULL) {
+        snprintf(msg, sizeof(msg), "no mount at '%s'", clean);
+        *errmsg = strdup(msg);
+        goto out;
+    }
+    if (config != NULL) {
+        cur = json_object_get(m, "config");
+        if (!json_is_object(cur)) {
+            cur = json_object();
+            json_object_set_new(m, "config", cur);
+        }
+        json_object_update(cur, config);
+    }
+    if (description != NULL)
+        json_object_set_new(m, "description", json_string(description));
+    if (options != NULL) {
+        cur = json_object_get(m, "options");
+        if (json_is_object(cur))
+            json_object_update(cur, options);
+        else
+            json_object_set_new(m, "options", json_deep_copy(options));
+    }
     rc = cf_router_swap_locked(srv, doc);
 out:
     pthread_mutex_unlock(&r->mu);
     json_decref(doc);
     free(clean);
     return rc;
+}
+
+json_t *
+cf_router_mount_for_path(cf_server_t *srv, const char *path, char **mpath)
+{
+    cf_mount_table_t  *t = cf_router_acquire(srv->router);
+    const cf_mount_t  *m;
+    const char        *rest;
+    json_t            *out = NULL;
+
+    *mpath = NULL;
+    if (t != NULL && (m = cf_router_find(t, path, &rest)) != NULL) {
+        out = cf_mount_describe(m);
+        if ((*mpath = strdup(m->path)) == NULL) {
+            json_decref(out);
+            out = NULL;
+        }
+    }
+    cf_mount_table_release(t);
+    return out;
+}
+
+cf_err_t
+cf_router_view_delete_prefix(cf_server_t *srv, const char *mount_path,
+                             const char *prefix)
+{
+    cf_mount_table_t  *t = cf_router_acquire(srv->router);
+    char              *full = NULL;
+    size_t             i;
+    cf_err_t           rc = CF_OK;
+
+    for (i = 0; t != NULL && i < t->n; i++) {
+        if (strcmp(t->mounts[i].path, mount_path) != 0)
+            continue;
+        if (asprintf(&full, "%s%s", t->mounts[i].view, prefix) < 0)
+            rc = CF_ERR_NOMEM;
+        else
+            rc = cf_barrier_delete_prefix(srv->barrier, full);
+        free(full);
+        break;
+    }
+    cf_mount_table_release(t);
+    return rc;
+}
+
+json_t *
+cf_router_mount_json(cf_server_t *srv, const char *path)
+{
+    cf_mount_table_t  *t = cf_router_acquire(srv->router);
+    json_t            *out = NULL;
+    char              *clean = cf_router_clean_path(path);
+    size_t             i;
+
+    for (i = 0; t != NULL && clean != NULL && i < t->n; i++) {
+        if (strcmp(t->mounts[i].path, clean) == 0) {
+            out = cf_mount_describe(&t->mounts[i]);
+            break;
+        }
+    }
+    free(clean);
+    cf_mount_table_release(t);
+    return out;
 }
 
 /* Singleton mounts every table has: sys/, auth/token/, and cubbyhole/ and
@@ -484,13 +798,8 @@ cf_router_mounts_json(cf_server_t *srv, bool auth)
         if (m->engine->is_auth != auth)
             continue;
         key = auth ? m->path + 5 : m->path;    /* auth/ list drops prefix */
-        o = json_pack("{s:s, s:s, s:s, s:s, s:O, s:O, s:b, s:b, s:s}",
-                      "type", m->type, "uuid", m->uuid,
-                      "accessor", m->accessor, "description", m->description,
-                      "config", m->config, "options", m->options,
-                      "local", m->local, "seal_wrap", m->seal_wrap,
-                      "plugin_version", "");
-        json_object_set_new(out, key, o);
+        if ((o = cf_mount_describe(m)) != NULL)
+            json_object_set_new(out, key, o);
     }
     cf_mount_table_release(t);
     return out;

@@ -34,6 +34,7 @@ typedef enum {
     CF_SQLITE_DEL,
     CF_SQLITE_RANGE,            /* path >= ?1 AND path < ?2 */
     CF_SQLITE_TAIL,             /* path >= ?1 (no upper bound) */
+    CF_SQLITE_DEL_RANGE,        /* delete path >= ?1 AND path < ?2 */
     CF_SQLITE__NSTMT
 } cf_storage_sqlite_stmt_t;
 
@@ -47,6 +48,8 @@ static const char *const  cf_storage_sqlite_sql[CF_SQLITE__NSTMT] = {
                         "AND path < ?2 ORDER BY path",
     [CF_SQLITE_TAIL]  = "SELECT path FROM entries WHERE path >= ?1 "
                         "ORDER BY path",
+    [CF_SQLITE_DEL_RANGE] = "DELETE FROM entries WHERE path >= ?1 "
+                            "AND path < ?2",
 };
 
 typedef struct {
@@ -456,6 +459,39 @@ out:
     return rc;
 }
 
+static cf_err_t
+cf_storage_sqlite_del_prefix(cf_storage_t *st, const char *prefix)
+{
+    cf_storage_sqlite_t  *s = (cf_storage_sqlite_t *) st;
+    sqlite3_stmt         *q;
+    char                 *hi;
+    size_t                plen = strlen(prefix);
+    int                   src;
+    cf_err_t              rc;
+
+    if ((rc = cf_storage_sqlite_check_path(prefix, true)) != CF_OK)
+        return rc;
+    if (plen == 0 || prefix[plen - 1] != '/')
+        return CF_ERR_INVALID;
+    if ((hi = strdup(prefix)) == NULL)
+        return CF_ERR_NOMEM;
+    cf_storage_sqlite_upper(hi, plen);          /* "a/" -> "a0" */
+    pthread_mutex_lock(&s->wlock);
+    q = s->writer.stmt[CF_SQLITE_DEL_RANGE];
+    src = sqlite3_bind_text(q, 1, prefix, -1, SQLITE_STATIC);
+    if (src == SQLITE_OK)
+        src = sqlite3_bind_text(q, 2, hi, -1, SQLITE_STATIC);
+    if (src == SQLITE_OK)
+        src = sqlite3_step(q);
+    rc = src == SQLITE_DONE ? CF_OK
+         : cf_storage_sqlite_err(s->writer.db, src, "delete prefix", prefix);
+    sqlite3_reset(q);
+    sqlite3_clear_bindings(q);
+    pthread_mutex_unlock(&s->wlock);
+    free(hi);
+    return rc;
+}
+
 static void
 cf_storage_sqlite_close(cf_storage_t *st)
 {
@@ -478,6 +514,7 @@ static const cf_storage_ops_t  cf_storage_sqlite_ops = {
     .put = cf_storage_sqlite_put,
     .del = cf_storage_sqlite_del,
     .list = cf_storage_sqlite_list,
+    .del_prefix = cf_storage_sqlite_del_prefix,
     .close = cf_storage_sqlite_close,
 };
 

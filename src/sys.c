@@ -1,6 +1,7 @@
 /*
  * sys: the authenticated system backend at sys/: barrier key status and
- * rotation, random bytes and hashing tools, the mount tables (read).
+ * rotation, random bytes and hashing tools, the mount tables (read; the
+ * mount management routes are in sys_mounts.c).
  */
 #include "coffer/sys.h"
 
@@ -15,6 +16,7 @@
 #include "coffer/log.h"
 #include "coffer/router.h"
 #include "coffer/server.h"
+#include "sys_internal.h"
 
 #define CF_SYS_RANDOM_MAX  (128 * 1024)
 
@@ -246,6 +248,11 @@ static const cf_path_t  cf_sys_paths[] = {
     { "tools/hash",     CF_OP_UPDATE,              cf_sys_hash },
     { "tools/hash/+",   CF_OP_UPDATE,              cf_sys_hash },
     { "mounts",         CF_OP_READ,                cf_sys_mounts },
+    { "mounts/*",       CF_OP_ALL,                 cf_sys_mount_route },
+    { "remount",        CF_OP_UPDATE,              cf_sys_remount },
+    { "remount/status/+", CF_OP_READ,              cf_sys_remount_status },
+    { "internal/ui/mounts", CF_OP_READ,            cf_sys_ui_mounts },
+    { "internal/ui/mounts/*", CF_OP_READ,          cf_sys_ui_mount },
     { "auth",           CF_OP_READ,                cf_sys_auth },
     CF_PATH_END
 };

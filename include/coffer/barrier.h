@@ -60,6 +60,9 @@ cf_err_t cf_barrier_put(cf_barrier_t *b, const char *path,
 
 cf_err_t cf_barrier_delete(cf_barrier_t *b, const char *path);
 
+/* Delete everything under prefix (ends in '/'), in one transaction. */
+cf_err_t cf_barrier_delete_prefix(cf_barrier_t *b, const char *prefix);
+
 /* Same contract as cf_storage_list. */
 cf_err_t cf_barrier_list(cf_barrier_t *b, const char *prefix,
                          cf_strlist_t **out);

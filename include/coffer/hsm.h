@@ -28,6 +28,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/types.h>
+
 #include "coffer/err.h"
 #include "coffer/mem.h"
 
@@ -146,5 +148,112 @@ void cf_hsm_id_hex(const cf_hsm_id_t *id, char buf[2 * CF_HSM_ID_LEN + 1]);
 
 /* Parse hex back; CF_ERR_INVALID on a wrong length or digit. */
 cf_err_t cf_hsm_id_parse(const char *hex, cf_hsm_id_t *out);
+
+/* ---- asymmetric keys, sized secret keys, signing (hsm_asym.c) ----------
+ *
+ * Key pairs are generated on the token: the private key with CKA_TOKEN,
+ * CKA_PRIVATE, CKA_SENSITIVE = true, CKA_EXTRACTABLE = false and only the
+ * usage it was made for; the public key as a token object with the same
+ * CKA_ID and label (so libp11 and pkcs11-tool pair them). Both are named
+ * by that CKA_ID afterwards. Generation is serialised like every object
+ * creation.
+ */
+
+typedef enum {
+    CF_HSM_PAIR_EC_P256 = 1,
+    CF_HSM_PAIR_EC_P384,
+    CF_HSM_PAIR_EC_P521,
+    CF_HSM_PAIR_ED25519,
+    CF_HSM_PAIR_RSA2048,
+    CF_HSM_PAIR_RSA3072,
+    CF_HSM_PAIR_RSA4096
+} cf_hsm_pair_type_t;
+
+typedef enum {
+    CF_HSM_PAIR_SIGN = 1,       /* private: CKA_SIGN only */
+    CF_HSM_PAIR_UNWRAP          /* RSA private: CKA_UNWRAP only (BYOK) */
+} cf_hsm_pair_use_t;
+
+typedef enum {
+    CF_HSM_SIG_ECDSA = 1,       /* in = digest; CKM_ECDSA */
+    CF_HSM_SIG_EDDSA,           /* in = message; CKM_EDDSA, pure Ed25519 */
+    CF_HSM_SIG_RSA_PKCS1,       /* in = digest; CKM_RSA_PKCS over DigestInfo
+                                 * of md (md NULL: in is signed as is) */
+    CF_HSM_SIG_RSA_PSS          /* in = digest of md; CKM_RSA_PKCS_PSS */
+} cf_hsm_sig_alg_t;
+
+#define CF_HSM_PSS_SALT_MAX   (-1)  /* largest salt the modulus allows */
+#define CF_HSM_SIG_MAX        1024  /* room for any signature we make */
+
+typedef struct {
+    cf_hsm_sig_alg_t   alg;
+    const EVP_MD      *md;          /* digest algorithm of `in` (RSA) */
+    int                salt_len;    /* PSS: bytes or CF_HSM_PSS_SALT_MAX */
+    bool               ecdsa_raw;   /* ECDSA: r || s instead of DER */
+} cf_hsm_sign_opts_t;
+
+/* Generate a key pair on the token, labelled `label` (both halves), with
+ * a fresh random CKA_ID in *id_out. RSA keys use e = 65537. Serialised. */
+cf_err_t cf_hsm_pair_generate(cf_hsm_t *h, cf_hsm_pair_type_t type,
+                              cf_hsm_pair_use_t use, const char *label,
+                              cf_hsm_id_t *id_out);
+
+/* The public half of pair `id` as an OpenSSL key, read from the public
+ * token object (CKA_EC_PARAMS/CKA_EC_POINT or CKA_MODULUS/
+ * CKA_PUBLIC_EXPONENT). *out owned by the caller (EVP_PKEY_free). */
+cf_err_t cf_hsm_pair_public(cf_hsm_t *h, const cf_hsm_id_t *id,
+                            EVP_PKEY **out);
+
+/* Destroy both halves of pair `id` (and any session copy). NOT_FOUND if
+ * neither exists. */
+cf_err_t cf_hsm_pair_destroy(cf_hsm_t *h, const cf_hsm_id_t *id);
+
+/* Sign `in` with the private key `key` on the token. sig must have
+ * CF_HSM_SIG_MAX bytes; *sig_len gets the length. ECDSA gives DER unless
+ * ecdsa_raw. CF_ERR_INVALID when the token refuses o->alg for the key or
+ * the input does not fit (e.g. a digest too long for the RSA modulus).
+ * The caller matches o->alg to the key type: SoftHSM accepts C_SignInit
+ * of an RSA mechanism with an EC key and fails in C_Sign (CF_ERR_HSM). */
+cf_err_t cf_hsm_sign(cf_hsm_t *h, const cf_hsm_id_t *key,
+                     const cf_hsm_sign_opts_t *o, const void *in,
+                     size_t in_len, unsigned char *sig, size_t *sig_len);
+
+/* Generate a secret key of `bytes` bytes: AES (16/24/32) when !hmac,
+ * else a CKK_GENERIC_SECRET for HMAC (16..512). Same template and
+ * serialisation as cf_hsm_key_generate. */
+cf_err_t cf_hsm_secret_generate(cf_hsm_t *h, bool hmac, size_t bytes,
+                                const char *label, cf_hsm_id_t *id_out);
+
+/* HMAC of data with a generic-secret key, digest md (SHA-1/224/256/384/
+ * 512). out needs EVP_MAX_MD_SIZE bytes; *out_len gets the length.
+ * CF_ERR_INVALID for a digest the token has no HMAC mechanism for. */
+cf_err_t cf_hsm_hmac(cf_hsm_t *h, const cf_hsm_id_t *key, const EVP_MD *md,
+                     const void *data, size_t len, unsigned char *out,
+                     size_t *out_len);
+
+/* Connection generation: changes at every login, logout (seal) and
+ * reconnect. Callers that cache anything derived from the token (handles,
+ * key metadata checked against it) compare it to notice. */
+uint64_t cf_hsm_generation(cf_hsm_t *h);
+
+/* ---- key import (hsm_wrap.c) ---------------------------------------------
+ *
+ * BYOK: `wrapped` = RSA-OAEP(wrapping key, ephemeral AES-256 key) of the
+ * wrapping key's modulus length, followed by AES-KWP (RFC 5649) of the
+ * target key under that ephemeral key. Unwrapped in two C_UnwrapKey steps
+ * straight into token objects: the ephemeral key is a session object that
+ * is destroyed at once; the target becomes a token object with the
+ * secret-key template of cf_hsm_secret_generate (AES or HMAC), labelled
+ * `label`, with a fresh CKA_ID (SoftHSM refuses CKA_MODIFIABLE in an
+ * unwrap template, so it keeps the token's default there). oaep_md is the
+ * OAEP hash, MGF1 the same; SoftHSM 2.6.1 only unwraps with SHA-1 and
+ * answers anything else CF_ERR_INVALID, as it does a blob whose length
+ * does not fit key_bytes or that fails to unwrap.
+ */
+cf_err_t cf_hsm_import_secret(cf_hsm_t *h, const cf_hsm_id_t *wrapping_key,
+                              const EVP_MD *oaep_md, const void *wrapped,
+                              size_t wrapped_len, bool hmac,
+                              size_t key_bytes, const char *label,
+                              cf_hsm_id_t *id_out);
 
 #endif

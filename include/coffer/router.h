@@ -34,6 +34,39 @@ cf_err_t cf_router_mount(cf_server_t *srv, const char *path,
                          const char *type, const char *description,
                          json_t *config, json_t *options, char **errmsg);
 
+/* Remove the mount at `path`: its engine's unmount hook runs, then every
+ * entry of its storage view is deleted. CF_ERR_NOT_FOUND when nothing is
+ * mounted there; CF_ERR_INVALID (with *errmsg) for required mounts. */
+cf_err_t cf_router_unmount(cf_server_t *srv, const char *path,
+                           char **errmsg);
+
+/* Move a mount to a new path. Its data stays where it is: views are keyed
+ * by the mount's UUID. CF_ERR_INVALID with *errmsg for a missing source,
+ * a required mount, or a taken or reserved destination. */
+cf_err_t cf_router_remount(cf_server_t *srv, const char *from,
+                           const char *to, char **errmsg);
+
+/* Merge `config` into the mount's config and `options` into its options,
+ * set its description; each may be NULL for "unchanged". */
+cf_err_t cf_router_tune(cf_server_t *srv, const char *path, json_t *config,
+                        const char *description, json_t *options,
+                        char **errmsg);
+
+/* The mount at exactly `path` in sys/mounts shape, or NULL (owned). */
+json_t *cf_router_mount_json(cf_server_t *srv, const char *path);
+
+/* The mount that serves `path` (longest prefix) in sys/mounts shape,
+ * and its mount path in *mpath; NULL when none. Both owned. */
+json_t *cf_router_mount_for_path(cf_server_t *srv, const char *path,
+                                 char **mpath);
+
+/* Delete every entry under `prefix` (ends in '/') in the storage view of
+ * the mount at exactly mount_path; CF_OK when there is no such mount.
+ * For purges outside a request (a revoked token's cubbyhole). */
+cf_err_t cf_router_view_delete_prefix(cf_server_t *srv,
+                                      const char *mount_path,
+                                      const char *prefix);
+
 /* Route req->path: sets req->mount/req->rest for the duration of the call
  * and runs the matching handler. 404 for no mount or no path, 405 for an
  * operation the path does not support. */

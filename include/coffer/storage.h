@@ -29,6 +29,10 @@ typedef struct {
      * error) when nothing matches. *out owned by the caller. */
     cf_err_t  (*list)(cf_storage_t *s, const char *prefix,
                       cf_strlist_t **out);
+    /* Delete every path that starts with prefix (non-empty, ends in '/')
+     * in one durable transaction: disabling a mount must not cost one
+     * fsync per entry. */
+    cf_err_t  (*del_prefix)(cf_storage_t *s, const char *prefix);
     void      (*close)(cf_storage_t *s);
 } cf_storage_ops_t;
 
@@ -63,6 +67,12 @@ static inline cf_err_t
 cf_storage_list(cf_storage_t *s, const char *prefix, cf_strlist_t **out)
 {
     return s->ops->list(s, prefix, out);
+}
+
+static inline cf_err_t
+cf_storage_delete_prefix(cf_storage_t *s, const char *prefix)
+{
+    return s->ops->del_prefix(s, prefix);
 }
 
 /* NULL-safe. */

@@ -237,6 +237,34 @@ typedef struct {
 
 /* Each thread writes its own keys and reads them (and its neighbour's)
  * back, so writers and readers overlap on the pool. */
+/* delete_prefix removes exactly the subtree: not "a0" (just past "a/"),
+ * not the prefix's own name without the slash, not a sibling "ab/". */
+static void
+cf_test_delete_prefix(void **state)
+{
+    cf_test_sqlite_t  *t = *state;
+    cf_buf_t          *b = NULL;
+    static const char *const  gone[] = { "a/x", "a/y/z", "a/" };
+    static const char *const  kept[] = { "a", "a0", "ab/c", "b/a/x" };
+    size_t             i;
+
+    for (i = 0; i < 3; i++)
+        cf_test_put_str(t->s, gone[i], "v");
+    for (i = 0; i < 4; i++)
+        cf_test_put_str(t->s, kept[i], "v");
+    assert_int_equal(cf_storage_delete_prefix(t->s, "a/"), CF_OK);
+    for (i = 0; i < 3; i++)
+        assert_int_equal(cf_storage_get(t->s, gone[i], &b),
+                         CF_ERR_NOT_FOUND);
+    for (i = 0; i < 4; i++)
+        cf_test_get_str(t->s, kept[i], "v");
+    /* Nothing there is fine; an empty or slash-less prefix is refused. */
+    assert_int_equal(cf_storage_delete_prefix(t->s, "none/"), CF_OK);
+    assert_int_equal(cf_storage_delete_prefix(t->s, ""), CF_ERR_INVALID);
+    assert_int_equal(cf_storage_delete_prefix(t->s, "a"), CF_ERR_INVALID);
+    cf_test_get_str(t->s, "a", "v");
+}
+
 static void *
 cf_test_worker(void *arg)
 {
@@ -316,6 +344,9 @@ main(void)
             cf_test_sqlite_setup, cf_test_sqlite_teardown),
         cmocka_unit_test_setup_teardown(cf_test_list_skips_subtree,
             cf_test_sqlite_setup, cf_test_sqlite_teardown),
+        cmocka_unit_test_setup_teardown(cf_test_delete_prefix,
+                                        cf_test_sqlite_setup,
+                                        cf_test_sqlite_teardown),
         cmocka_unit_test_setup_teardown(cf_test_durable_reopen,
             cf_test_sqlite_setup, cf_test_sqlite_teardown),
         cmocka_unit_test_setup_teardown(cf_test_open_fails,

@@ -1,0 +1,108 @@
+/*
+ * cubbyhole: per-token private storage at cubbyhole/, on every server,
+ * never disabled or moved. A token sees only the entries under its own
+ * prefix "<token id HMAC>/" in the mount's view, so no token can name
+ * another's; revoking a token purges its prefix (cf_cubbyhole_purge).
+ * Semantics are KV v1's without leases: read, write, list, delete.
+ */
+#include "coffer/cubbyhole.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "coffer/router.h"
+#include "coffer/token.h"
+#include "kv.h"
+
+/* "<token hmac>/<rest>" (malloc'd), or NULL on OOM. */
+static char *
+cf_cubbyhole_key(const cf_req_t *req, const char *rest)
+{
+    const char  *id = req->token->id_hmac;
+    size_t       li = strlen(id), lr = strlen(rest);
+    char        *k;
+
+    if ((k = malloc(li + 1 + lr + 1)) == NULL)
+        return NULL;
+    memcpy(k, id, li);
+    k[li] = '/';
+    memcpy(k + li + 1, rest, lr + 1);
+    return k;
+}
+
+static cf_err_t
+cf_cubbyhole_handle(cf_req_t *req)
+{
+    json_t    *data = NULL;
+    char      *key;
+    size_t     n = strlen(req->rest);
+    cf_err_t   rc;
+
+    if (req->token == NULL || req->token->id_hmac == NULL)
+        return cf_req_fail(req, CF_ERR_PERMISSION, "permission denied");
+    if (req->op != CF_OP_LIST && (rc = cf_kv_check_key(req, req->rest))
+                                 != CF_OK)
+        return rc;
+    if (req->op == CF_OP_LIST && n > 0 && req->rest[n - 1] != '/') {
+        /* "LIST cubbyhole/foo" lists the folder foo/ */
+        char *r = malloc(n + 2);
+
+        if (r == NULL)
+            return CF_ERR_NOMEM;
+        memcpy(r, req->rest, n);
+        memcpy(r + n, "/", 2);
+        key = cf_cubbyhole_key(req, r);
+        free(r);
+    } else {
+        key = cf_cubbyhole_key(req, req->rest);
+    }
+    if (key == NULL)
+        return CF_ERR_NOMEM;
+    switch (req->op) {
+    case CF_OP_READ:
+        rc = cf_view_get_json(req, key, &data);
+        if (rc == CF_ERR_NOT_FOUND)
+            rc = cf_kv_reply_404(req, NULL);
+        else if (rc == CF_OK)
+            rc = cf_req_reply_data(req, data);
+        break;
+    case CF_OP_CREATE:
+    case CF_OP_UPDATE:
+        if (json_object_size(req->body) == 0)
+            rc = cf_req_fail(req, CF_ERR_INVALID, "missing data fields");
+        else if ((rc = cf_view_put_json(req, key, req->body)) == CF_OK)
+            rc = cf_req_reply_none(req);
+        break;
+    case CF_OP_DELETE:
+        if ((rc = cf_view_delete(req, key)) == CF_OK)
+            rc = cf_req_reply_none(req);
+        break;
+    case CF_OP_LIST:
+        rc = cf_kv_reply_list(req, key);
+        break;
+    default:
+        rc = cf_req_fail(req, CF_ERR_METHOD, "unsupported operation");
+    }
+    free(key);
+    return rc;
+}
+
+cf_err_t
+cf_cubbyhole_purge(cf_server_t *srv, const char *token_hmac)
+{
+    char  prefix[256];
+
+    if ((size_t) snprintf(prefix, sizeof(prefix), "%s/", token_hmac)
+        >= sizeof(prefix))
+        return CF_ERR_INVALID;
+    return cf_router_view_delete_prefix(srv, "cubbyhole/", prefix);
+}
+
+static const cf_path_t  cf_cubbyhole_paths[] = {
+    { "*", CF_OP_ALL & ~CF_OP_PATCH, cf_cubbyhole_handle },
+    CF_PATH_END
+};
+
+const cf_engine_t  cf_cubbyhole_engine = {
+    .name = "cubbyhole", .paths = cf_cubbyhole_paths, .singleton = true,
+};

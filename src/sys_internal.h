@@ -1,0 +1,18 @@
+/*
+ * sys_internal: handlers of the system backend that live outside sys.c
+ * (sys.c's path table is the one place they are routed from).
+ */
+#ifndef COFFER_SYS_INTERNAL_H
+#define COFFER_SYS_INTERNAL_H
+
+#include "coffer/engine.h"
+#include "coffer/req.h"
+
+/* sys_mounts.c */
+cf_err_t cf_sys_mount_route(cf_req_t *req);     /* mounts/<path>[/tune] */
+cf_err_t cf_sys_remount(cf_req_t *req);
+cf_err_t cf_sys_remount_status(cf_req_t *req);
+cf_err_t cf_sys_ui_mounts(cf_req_t *req);
+cf_err_t cf_sys_ui_mount(cf_req_t *req);
+
+#endif

@@ -1,0 +1,345 @@
+/* test_hsm_asym: key pairs, signing, sized secret keys, HMAC and BYOK
+ * import on a real SoftHSM token. Signatures are checked with OpenSSL
+ * against the public key the layer exports. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <openssl/rsa.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "coffer/hsm.h"
+#include "coffer/mem.h"
+#include "helpers.h"
+
+#define CF_TEST_LABEL  "coffer-unit-asym"
+#define CF_TEST_PIN    "1234"
+
+static cf_test_token_t  cf_test_tok;
+
+static int
+cf_test_group_setup(void **state)
+{
+    (void) state;
+    cf_mem_init();
+    return cf_test_token_make(&cf_test_tok, CF_TEST_LABEL, CF_TEST_PIN);
+}
+
+static int
+cf_test_group_teardown(void **state)
+{
+    (void) state;
+    cf_test_token_remove(&cf_test_tok);
+    return 0;
+}
+
+static int
+cf_test_setup(void **state)
+{
+    cf_hsm_t  *h = cf_test_hsm_open(CF_TEST_LABEL, CF_TEST_PIN);
+
+    *state = h;
+    return h != NULL ? 0 : -1;
+}
+
+static int
+cf_test_teardown(void **state)
+{
+    cf_hsm_close(*state);
+    return 0;
+}
+
+/* Verify sig over msg with pub: digest md (NULL for Ed25519), PSS salt
+ * (-2 = auto) or PKCS#1 when salt < -2. */
+static int
+cf_test_verify(EVP_PKEY *pub, const EVP_MD *md, int pad, int salt,
+               const unsigned char *msg, size_t n, const unsigned char *sig,
+               size_t sl)
+{
+    EVP_MD_CTX    *ctx = EVP_MD_CTX_new();
+    EVP_PKEY_CTX  *pctx = NULL;
+    int            ok;
+
+    assert_non_null(ctx);
+    assert_int_equal(EVP_DigestVerifyInit(ctx, &pctx, md, NULL, pub), 1);
+    if (pad != 0) {
+        EVP_PKEY_CTX_set_rsa_padding(pctx, pad);
+        if (pad == RSA_PKCS1_PSS_PADDING)
+            EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, salt);
+    }
+    ok = EVP_DigestVerify(ctx, sig, sl, msg, n);
+    EVP_MD_CTX_free(ctx);
+    return ok;
+}
+
+static void
+cf_test_check_sensitive(cf_hsm_t *h, const cf_hsm_id_t *id)
+{
+    cf_hsm_key_info_t  info;
+
+    assert_int_equal(cf_hsm_key_info(h, id, &info), CF_OK);
+    assert_true(info.sensitive);
+    assert_false(info.extractable);
+    assert_true(info.token);
+    assert_true(info.is_private);
+}
+
+static void
+cf_test_ec(void **state)
+{
+    static const struct {
+        cf_hsm_pair_type_t  t;
+        const char         *md;
+    } cases[] = {
+        { CF_HSM_PAIR_EC_P256, "SHA256" },
+        { CF_HSM_PAIR_EC_P384, "SHA384" },
+        { CF_HSM_PAIR_EC_P521, "SHA512" },
+    };
+    cf_hsm_t             *h = *state;
+    const unsigned char   msg[] = "the quick brown fox";
+    unsigned char         dig[64], sig[CF_HSM_SIG_MAX];
+    unsigned int          dl;
+    size_t                sl, i;
+    cf_hsm_id_t           id;
+    EVP_PKEY             *pub;
+    cf_hsm_sign_opts_t    o = { .alg = CF_HSM_SIG_ECDSA };
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const EVP_MD  *md = EVP_get_digestbyname(cases[i].md);
+
+        assert_int_equal(cf_hsm_pair_generate(h, cases[i].t,
+                                              CF_HSM_PAIR_SIGN, "t/ec",
+                                              &id), CF_OK);
+        cf_test_check_sensitive(h, &id);
+        assert_int_equal(cf_hsm_pair_public(h, &id, &pub), CF_OK);
+        assert_int_equal(EVP_PKEY_get_base_id(pub), EVP_PKEY_EC);
+        EVP_Digest(msg, sizeof(msg), dig, &dl, md, NULL);
+        o.ecdsa_raw = false;
+        assert_int_equal(cf_hsm_sign(h, &id, &o, dig, dl, sig, &sl), CF_OK);
+        assert_int_equal(sig[0], 0x30);            /* DER SEQUENCE */
+        assert_int_equal(cf_test_verify(pub, md, 0, 0, msg, sizeof(msg),
+                                        sig, sl), 1);
+        sig[sl - 1] ^= 1;
+        assert_int_not_equal(cf_test_verify(pub, md, 0, 0, msg,
+                                            sizeof(msg), sig, sl), 1);
+        o.ecdsa_raw = true;
+        assert_int_equal(cf_hsm_sign(h, &id, &o, dig, dl, sig, &sl), CF_OK);
+        assert_int_equal(sl % 2, 0);
+        EVP_PKEY_free(pub);
+        assert_int_equal(cf_hsm_pair_destroy(h, &id), CF_OK);
+        assert_int_equal(cf_hsm_pair_destroy(h, &id), CF_ERR_NOT_FOUND);
+        assert_int_equal(cf_hsm_pair_public(h, &id, &pub), CF_ERR_NOT_FOUND);
+    }
+}
+
+static void
+cf_test_ed25519(void **state)
+{
+    cf_hsm_t             *h = *state;
+    const unsigned char   msg[] = "an Ed25519 message";
+    unsigned char         sig[CF_HSM_SIG_MAX];
+    size_t                sl;
+    cf_hsm_id_t           id;
+    EVP_PKEY             *pub;
+    cf_hsm_sign_opts_t    o = { .alg = CF_HSM_SIG_EDDSA };
+
+    assert_int_equal(cf_hsm_pair_generate(h, CF_HSM_PAIR_ED25519,
+                                          CF_HSM_PAIR_SIGN, "t/ed", &id),
+                     CF_OK);
+    cf_test_check_sensitive(h, &id);
+    assert_int_equal(cf_hsm_pair_public(h, &id, &pub), CF_OK);
+    assert_int_equal(EVP_PKEY_get_base_id(pub), EVP_PKEY_ED25519);
+    assert_int_equal(cf_hsm_sign(h, &id, &o, msg, sizeof(msg), sig, &sl),
+                     CF_OK);
+    assert_int_equal(sl, 64);
+    assert_int_equal(cf_test_verify(pub, NULL, 0, 0, msg, sizeof(msg), sig,
+                                    sl), 1);
+    EVP_PKEY_free(pub);
+    assert_int_equal(cf_hsm_pair_destroy(h, &id), CF_OK);
+}
+
+static void
+cf_test_rsa(void **state)
+{
+    cf_hsm_t             *h = *state;
+    const unsigned char   msg[] = "an RSA message";
+    unsigned char         dig[64], sig[CF_HSM_SIG_MAX];
+    unsigned int          dl;
+    size_t                sl;
+    cf_hsm_id_t           id;
+    EVP_PKEY             *pub;
+    const EVP_MD         *md = EVP_sha256();
+    cf_hsm_sign_opts_t    o = { .alg = CF_HSM_SIG_RSA_PKCS1, .md = md };
+
+    assert_int_equal(cf_hsm_pair_generate(h, CF_HSM_PAIR_RSA2048,
+                                          CF_HSM_PAIR_SIGN, "t/rsa", &id),
+                     CF_OK);
+    cf_test_check_sensitive(h, &id);
+    assert_int_equal(cf_hsm_pair_public(h, &id, &pub), CF_OK);
+    assert_int_equal(EVP_PKEY_get_bits(pub), 2048);
+    EVP_Digest(msg, sizeof(msg), dig, &dl, md, NULL);
+    assert_int_equal(cf_hsm_sign(h, &id, &o, dig, dl, sig, &sl), CF_OK);
+    assert_int_equal(sl, 256);
+    assert_int_equal(cf_test_verify(pub, md, RSA_PKCS1_PADDING, 0, msg,
+                                    sizeof(msg), sig, sl), 1);
+    o.alg = CF_HSM_SIG_RSA_PSS;
+    o.salt_len = 32;
+    assert_int_equal(cf_hsm_sign(h, &id, &o, dig, dl, sig, &sl), CF_OK);
+    assert_int_equal(cf_test_verify(pub, md, RSA_PKCS1_PSS_PADDING, 32, msg,
+                                    sizeof(msg), sig, sl), 1);
+    o.salt_len = CF_HSM_PSS_SALT_MAX;
+    assert_int_equal(cf_hsm_sign(h, &id, &o, dig, dl, sig, &sl), CF_OK);
+    assert_int_equal(cf_test_verify(pub, md, RSA_PKCS1_PSS_PADDING,
+                                    RSA_PSS_SALTLEN_AUTO, msg, sizeof(msg),
+                                    sig, sl), 1);
+    assert_int_equal(cf_test_verify(pub, md, RSA_PKCS1_PSS_PADDING, 222,
+                                    msg, sizeof(msg), sig, sl), 1);
+    EVP_PKEY_free(pub);
+    assert_int_equal(cf_hsm_pair_destroy(h, &id), CF_OK);
+}
+
+static void
+cf_test_secret_hmac(void **state)
+{
+    cf_hsm_t       *h = *state;
+    cf_hsm_id_t     id;
+    unsigned char   out[EVP_MAX_MD_SIZE], out2[EVP_MAX_MD_SIZE];
+    size_t          n = 0, n2 = 0;
+
+    assert_int_equal(cf_hsm_secret_generate(h, true, 64, "t/mac", &id),
+                     CF_OK);
+    cf_test_check_sensitive(h, &id);
+    assert_int_equal(cf_hsm_hmac(h, &id, EVP_sha512(), "abc", 3, out, &n),
+                     CF_OK);
+    assert_int_equal(n, 64);
+    assert_int_equal(cf_hsm_hmac(h, &id, EVP_sha224(), "abc", 3, out2, &n2),
+                     CF_OK);
+    assert_int_equal(n2, 28);
+    assert_int_equal(cf_hsm_hmac(h, &id, EVP_sha3_256(), "abc", 3, out2,
+                                 &n2), CF_ERR_INVALID);
+    assert_int_equal(cf_hsm_secret_generate(h, false, 16, "t/aes", &id),
+                     CF_OK);
+    /* An AES key cannot HMAC. */
+    assert_int_equal(cf_hsm_hmac(h, &id, EVP_sha256(), "abc", 3, out, &n),
+                     CF_ERR_INVALID);
+    assert_int_equal(cf_hsm_secret_generate(h, false, 17, "t/aes", &id),
+                     CF_ERR_INVALID);
+}
+
+/* BYOK: wrap a known AES key as Vault's import format expects and check
+ * the imported token key decrypts what OpenSSL encrypted with it.
+ * SoftHSM 2.6.1 unwraps RSA-OAEP with SHA-1 (and MGF1-SHA-1) only: any
+ * other hash is CKR_ARGUMENTS_BAD, which the layer reports as INVALID. */
+static void
+cf_test_import(void **state)
+{
+    cf_hsm_t         *h = *state;
+    cf_hsm_id_t       wk, id;
+    EVP_PKEY         *pub;
+    EVP_PKEY_CTX     *pc;
+    EVP_CIPHER_CTX   *cc;
+    unsigned char     target[32], eph[32], blob[1024], iv[12];
+    unsigned char     ct[64], pt[64];
+    size_t            wl = 512, bl, ctl = 0, ptl = 0;
+    int               n, m;
+    cf_hsm_key_info_t info;
+
+    assert_int_equal(cf_hsm_pair_generate(h, CF_HSM_PAIR_RSA4096,
+                                          CF_HSM_PAIR_UNWRAP, "t/wrap",
+                                          &wk), CF_OK);
+    assert_int_equal(cf_hsm_pair_public(h, &wk, &pub), CF_OK);
+    RAND_bytes(target, sizeof(target));
+    RAND_bytes(eph, sizeof(eph));
+    pc = EVP_PKEY_CTX_new(pub, NULL);
+    assert_int_equal(EVP_PKEY_encrypt_init(pc), 1);
+    EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_OAEP_PADDING);
+    EVP_PKEY_CTX_set_rsa_oaep_md(pc, EVP_sha1());
+    EVP_PKEY_CTX_set_rsa_mgf1_md(pc, EVP_sha1());
+    assert_int_equal(EVP_PKEY_encrypt(pc, blob, &wl, eph, sizeof(eph)), 1);
+    assert_int_equal(wl, 512);
+    EVP_PKEY_CTX_free(pc);
+    cc = EVP_CIPHER_CTX_new();
+    EVP_CIPHER_CTX_set_flags(cc, EVP_CIPHER_CTX_FLAG_WRAP_ALLOW);
+    assert_int_equal(EVP_EncryptInit_ex(cc, EVP_aes_256_wrap_pad(), NULL,
+                                        eph, NULL), 1);
+    assert_int_equal(EVP_EncryptUpdate(cc, blob + wl, &n, target,
+                                       sizeof(target)), 1);
+    assert_int_equal(EVP_EncryptFinal_ex(cc, blob + wl + n, &m), 1);
+    EVP_CIPHER_CTX_free(cc);
+    bl = wl + (size_t) n + (size_t) m;
+    assert_int_equal(cf_hsm_import_secret(h, &wk, EVP_sha1(), blob, bl,
+                                          false, 32, "t/imported", &id),
+                     CF_OK);
+    assert_int_equal(cf_hsm_key_info(h, &id, &info), CF_OK);
+    assert_true(info.sensitive);
+    assert_false(info.extractable);
+    /* The imported key is the one we wrapped. */
+    RAND_bytes(iv, sizeof(iv));
+    assert_int_equal(cf_hsm_gcm_encrypt(h, &id, iv, NULL, 0, "hello", 5, ct,
+                                        &ctl), CF_OK);
+    cc = EVP_CIPHER_CTX_new();
+    EVP_DecryptInit_ex(cc, EVP_aes_256_gcm(), NULL, target, iv);
+    EVP_DecryptUpdate(cc, pt, &n, ct, (int) ctl - 16);
+    EVP_CIPHER_CTX_ctrl(cc, EVP_CTRL_GCM_SET_TAG, 16, ct + ctl - 16);
+    assert_int_equal(EVP_DecryptFinal_ex(cc, pt + n, &m), 1);
+    EVP_CIPHER_CTX_free(cc);
+    ptl = (size_t) n;
+    assert_int_equal(ptl, 5);
+    assert_memory_equal(pt, "hello", 5);
+    /* Wrong size for the type, tampered blob, wrong OAEP hash: refused. */
+    assert_int_equal(cf_hsm_import_secret(h, &wk, EVP_sha256(), blob, bl,
+                                          false, 16, "t/bad", &id),
+                     CF_ERR_INVALID);
+    assert_int_equal(cf_hsm_import_secret(h, &wk, EVP_sha256(), blob, bl,
+                                          false, 32, "t/bad", &id),
+                     CF_ERR_INVALID);
+    blob[bl - 1] ^= 1;
+    assert_int_equal(cf_hsm_import_secret(h, &wk, EVP_sha256(), blob, bl,
+                                          false, 32, "t/bad", &id),
+                     CF_ERR_INVALID);
+    EVP_PKEY_free(pub);
+    OPENSSL_cleanse(target, sizeof(target));
+}
+
+static void
+cf_test_generation(void **state)
+{
+    cf_hsm_t  *h = *state;
+    uint64_t   g = cf_hsm_generation(h);
+    cf_secret_t *pin = cf_secret_new_copy(CF_TEST_PIN, strlen(CF_TEST_PIN));
+
+    cf_hsm_logout(h);
+    assert_int_not_equal(cf_hsm_generation(h), g);
+    assert_int_equal(cf_hsm_login(h, pin), CF_OK);
+    cf_secret_free(pin);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest  tests[] = {
+        cmocka_unit_test_setup_teardown(cf_test_ec, cf_test_setup,
+                                        cf_test_teardown),
+        cmocka_unit_test_setup_teardown(cf_test_ed25519, cf_test_setup,
+                                        cf_test_teardown),
+        cmocka_unit_test_setup_teardown(cf_test_rsa, cf_test_setup,
+                                        cf_test_teardown),
+        cmocka_unit_test_setup_teardown(cf_test_secret_hmac, cf_test_setup,
+                                        cf_test_teardown),
+        cmocka_unit_test_setup_teardown(cf_test_import, cf_test_setup,
+                                        cf_test_teardown),
+        cmocka_unit_test_setup_teardown(cf_test_generation, cf_test_setup,
+                                        cf_test_teardown),
+    };
+
+    return cmocka_run_group_tests(tests, cf_test_group_setup,
+                                  cf_test_group_teardown);
+}
