@@ -7,6 +7,7 @@
 #include "coffer/kv.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -95,6 +96,24 @@ cf_kv_reply_list(cf_req_t *req, const char *prefix)
         json_array_append_new(keys, json_string(l->items[i]));
     cf_strlist_free(l);
     return cf_req_reply_data(req, json_pack("{s:o}", "keys", keys));
+}
+
+cf_err_t
+cf_kv_reply_list_dir(cf_req_t *req, const char *base, const char *dir)
+{
+    size_t     nb = strlen(base), nd = strlen(dir);
+    char      *prefix;
+    cf_err_t   rc;
+
+    if ((prefix = malloc(nb + nd + 2)) == NULL)
+        return CF_ERR_NOMEM;
+    memcpy(prefix, base, nb);
+    memcpy(prefix + nb, dir, nd + 1);
+    if (nd > 0 && dir[nd - 1] != '/')
+        memcpy(prefix + nb + nd, "/", 2);
+    rc = cf_kv_reply_list(req, prefix);
+    free(prefix);
+    return rc;
 }
 
 cf_err_t

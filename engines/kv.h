@@ -44,6 +44,11 @@ cf_err_t cf_kv_reply_404(cf_req_t *req, json_t *data_take);
  * '/'); folders end in '/'. An empty list is 404 {"errors":[]}. */
 cf_err_t cf_kv_reply_list(cf_req_t *req, const char *prefix);
 
+/* cf_kv_reply_list of base + dir, with a '/' added after a non-empty dir
+ * that lacks one ("LIST secret/metadata/app" lists the folder app/). */
+cf_err_t cf_kv_reply_list_dir(cf_req_t *req, const char *base,
+                              const char *dir);
+
 /* A key given in the path: non-empty and not ending in '/' for an
  * operation on one secret. 400 naming the problem otherwise. */
 cf_err_t cf_kv_check_key(cf_req_t *req, const char *key);

@@ -3,7 +3,6 @@
  * "passthrough" backend): read, write, list, delete. The object is stored
  * as written at "<path>" in the mount's view.
  */
-#include <stdlib.h>
 #include <string.h>
 
 #include "coffer/config.h"
@@ -85,24 +84,6 @@ cf_kv_v1_delete(cf_req_t *req, const char *key)
     return cf_req_reply_none(req);
 }
 
-static cf_err_t
-cf_kv_v1_list(cf_req_t *req, const char *key)
-{
-    size_t     n = strlen(key);
-    char      *prefix;
-    cf_err_t   rc;
-
-    if (n == 0 || key[n - 1] == '/')
-        return cf_kv_reply_list(req, key);
-    if ((prefix = malloc(n + 2)) == NULL)
-        return CF_ERR_NOMEM;
-    memcpy(prefix, key, n);
-    memcpy(prefix + n, "/", 2);
-    rc = cf_kv_reply_list(req, prefix);
-    free(prefix);
-    return rc;
-}
-
 cf_err_t
 cf_kv_v1_handle(cf_req_t *req)
 {
@@ -117,7 +98,7 @@ cf_kv_v1_handle(cf_req_t *req)
     case CF_OP_DELETE:
         return cf_kv_v1_delete(req, key);
     case CF_OP_LIST:
-        return cf_kv_v1_list(req, key);
+        return cf_kv_reply_list_dir(req, "", key);
     default:
         return cf_req_fail(req, CF_ERR_METHOD, "unsupported operation");
     }

@@ -394,39 +394,51 @@ cf_kv_v2_data_load(cf_req_t *req, const char *key, int64_t v, json_t **out)
     return CF_OK;
 }
 
+/* The data (owned) and version metadata (owned) a read names. A deleted
+ * or destroyed version answers 404 whose data is {<field>: null,
+ * metadata: {...}}, as Vault's, and returns CF_ERR_NOT_FOUND. */
 static cf_err_t
-cf_kv_v2_data_read(cf_req_t *req, const char *key)
+cf_kv_v2_read_version(cf_req_t *req, const char *key, const char *field,
+                      json_t **data, json_t **md)
 {
-    json_t    *meta = NULL, *vm, *md = NULL, *data = NULL;
+    json_t    *meta = NULL, *vm;
     int64_t    v = 0;
     char       now[40];
     cf_err_t   rc;
 
+    *data = NULL;
+    *md = NULL;
     if ((rc = cf_kv_v2_read_target(req, key, &meta, &vm, &v)) != CF_OK)
         return rc;
-    if ((md = cf_kv_v2_version_meta(meta, vm, v)) == NULL) {
+    if ((*md = cf_kv_v2_version_meta(meta, vm, v)) == NULL) {
         rc = CF_ERR_NOMEM;
         goto out;
     }
     cf_kv_time(0, now);
     if (json_is_true(json_object_get(vm, "destroyed"))
         || cf_kv_v2_is_deleted(vm, now)
-        || (rc = cf_kv_v2_data_load(req, key, v, &data)) == CF_ERR_NOT_FOUND)
-    {
-        rc = cf_kv_reply_404(req, json_pack("{s:n, s:O}", "data",
-                                            "metadata", md));
-        goto out;
-    }
-    if (rc != CF_OK)
-        goto out;
-    rc = cf_req_reply_data(req, json_pack("{s:o, s:O}", "data", data,
-                                          "metadata", md));
-    data = NULL;
+        || (rc = cf_kv_v2_data_load(req, key, v, data)) == CF_ERR_NOT_FOUND)
+        rc = cf_kv_reply_404(req, json_pack("{s:n, s:O}", field,
+                                            "metadata", *md));
 out:
-    json_decref(data);
-    json_decref(md);
     json_decref(meta);
+    if (rc != CF_OK) {
+        json_decref(*md);
+        *md = NULL;
+    }
     return rc;
+}
+
+static cf_err_t
+cf_kv_v2_data_read(cf_req_t *req, const char *key)
+{
+    json_t    *data, *md;
+    cf_err_t   rc;
+
+    if ((rc = cf_kv_v2_read_version(req, key, "data", &data, &md)) != CF_OK)
+        return rc;
+    return cf_req_reply_data(req, json_pack("{s:o, s:o}", "data", data,
+                                            "metadata", md));
 }
 
 /* data, options and options.cas of a write or patch body. */
@@ -896,25 +908,6 @@ out:
     return rc == CF_OK ? cf_req_reply_none(req) : rc;
 }
 
-/* LIST metadata[/<dir>[/]]. */
-static cf_err_t
-cf_kv_v2_metadata_list(cf_req_t *req, const char *dir)
-{
-    size_t     n = strlen(dir);
-    char      *prefix;
-    cf_err_t   rc;
-
-    if ((prefix = malloc(n + 7)) == NULL)
-        return CF_ERR_NOMEM;
-    memcpy(prefix, "meta/", 5);
-    memcpy(prefix + 5, dir, n + 1);
-    if (n > 0 && dir[n - 1] != '/')
-        memcpy(prefix + 5 + n, "/", 2);
-    rc = cf_kv_reply_list(req, prefix);
-    free(prefix);
-    return rc;
-}
-
 static cf_err_t
 cf_kv_v2_metadata(cf_req_t *req, const char *key)
 {
@@ -929,7 +922,7 @@ cf_kv_v2_metadata(cf_req_t *req, const char *key)
     case CF_OP_DELETE:
         return cf_kv_v2_metadata_delete(req, key);
     case CF_OP_LIST:
-        return cf_kv_v2_metadata_list(req, key);
+        return cf_kv_reply_list_dir(req, "meta/", key);
     default:
         return cf_req_fail(req, CF_ERR_METHOD, "unsupported operation");
     }
@@ -963,43 +956,25 @@ cf_kv_v2_subkeys_of(const json_t *data, int64_t depth, int64_t level)
 static cf_err_t
 cf_kv_v2_subkeys(cf_req_t *req, const char *key)
 {
-    json_t    *meta = NULL, *vm, *md = NULL, *data = NULL, *sk;
-    int64_t    v = 0, depth = 0;
+    json_t    *data, *md, *sk;
+    int64_t    depth = 0;
     bool       have;
-    char       now[40];
     cf_err_t   rc;
 
     if (req->op != CF_OP_READ)
         return cf_req_fail(req, CF_ERR_METHOD, "unsupported operation");
     if ((rc = cf_kv_v2_param_uint(req, "depth", &depth, &have)) != CF_OK
-        || (rc = cf_kv_v2_read_target(req, key, &meta, &vm, &v)) != CF_OK)
+        || (rc = cf_kv_v2_read_version(req, key, "subkeys", &data, &md))
+           != CF_OK)
         return rc;
-    if ((md = cf_kv_v2_version_meta(meta, vm, v)) == NULL) {
-        rc = CF_ERR_NOMEM;
-        goto out;
-    }
-    cf_kv_time(0, now);
-    if (json_is_true(json_object_get(vm, "destroyed"))
-        || cf_kv_v2_is_deleted(vm, now)
-        || (rc = cf_kv_v2_data_load(req, key, v, &data)) == CF_ERR_NOT_FOUND)
-    {
-        rc = cf_kv_reply_404(req, json_pack("{s:n, s:O}", "subkeys",
-                                            "metadata", md));
-        goto out;
-    }
-    if (rc != CF_OK)
-        goto out;
-    if ((sk = cf_kv_v2_subkeys_of(data, depth, 1)) == NULL) {
-        rc = CF_ERR_NOMEM;
-        goto out;
-    }
-    rc = cf_req_reply_data(req, json_pack("{s:o, s:O}", "subkeys", sk,
-                                          "metadata", md));
-out:
+    sk = cf_kv_v2_subkeys_of(data, depth, 1);
     json_decref(data);
-    json_decref(md);
-    json_decref(meta);
-    return rc;
+    if (sk == NULL) {
+        json_decref(md);
+        return CF_ERR_NOMEM;
+    }
+    return cf_req_reply_data(req, json_pack("{s:o, s:o}", "subkeys", sk,
+                                            "metadata", md));
 }
 
 /* ---- config ---------------------------------------------------------- */
