@@ -35,7 +35,6 @@ cf_cubbyhole_handle(cf_req_t *req)
 {
     json_t    *data = NULL;
     char      *key;
-    size_t     n = strlen(req->rest);
     cf_err_t   rc;
 
     if (req->token == NULL || req->token->id_hmac == NULL)
@@ -43,19 +42,13 @@ cf_cubbyhole_handle(cf_req_t *req)
     if (req->op != CF_OP_LIST && (rc = cf_kv_check_key(req, req->rest))
                                  != CF_OK)
         return rc;
-    if (req->op == CF_OP_LIST && n > 0 && req->rest[n - 1] != '/') {
-        /* "LIST cubbyhole/foo" lists the folder foo/ */
-        char *r = malloc(n + 2);
+    if (req->op == CF_OP_LIST) {
+        char base[256];
 
-        if (r == NULL)
-            return CF_ERR_NOMEM;
-        memcpy(r, req->rest, n);
-        memcpy(r + n, "/", 2);
-        key = cf_cubbyhole_key(req, r);
-        free(r);
-    } else {
-        key = cf_cubbyhole_key(req, req->rest);
+        snprintf(base, sizeof(base), "%s/", req->token->id_hmac);
+        return cf_kv_reply_list_dir(req, base, req->rest);
     }
+    key = cf_cubbyhole_key(req, req->rest);
     if (key == NULL)
         return CF_ERR_NOMEM;
     switch (req->op) {
@@ -76,9 +69,6 @@ cf_cubbyhole_handle(cf_req_t *req)
     case CF_OP_DELETE:
         if ((rc = cf_view_delete(req, key)) == CF_OK)
             rc = cf_req_reply_none(req);
-        break;
-    case CF_OP_LIST:
-        rc = cf_kv_reply_list(req, key);
         break;
     default:
         rc = cf_req_fail(req, CF_ERR_METHOD, "unsupported operation");

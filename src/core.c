@@ -51,9 +51,28 @@ cf_core_open_route(cf_req_t *req)
     return false;
 }
 
-/* Token + policy. Until ACL policies exist only root-policy tokens pass;
- * auth/token/lookup-self is allowed to every valid token (as Vault's
- * default policy does). */
+/* What Vault's default policy lets every token do to itself. Stands in
+ * for ACL evaluation until policies are wired in. */
+static bool
+cf_core_default_allowed(const char *path)
+{
+    static const char *const  self[] = {
+        "auth/token/lookup-self", "auth/token/renew-self",
+        "auth/token/revoke-self", "sys/internal/ui/mounts",
+    };
+    size_t  i;
+
+    for (i = 0; i < sizeof(self) / sizeof(self[0]); i++) {
+        if (strcmp(path, self[i]) == 0)
+            return true;
+    }
+    return strncmp(path, "cubbyhole/", 10) == 0
+           || strcmp(path, "cubbyhole") == 0
+           || strncmp(path, "sys/internal/ui/mounts/", 23) == 0;
+}
+
+/* Token + policy. Until ACL policies exist only root-policy tokens pass,
+ * plus the self-service paths of Vault's default policy. */
 static cf_err_t
 cf_core_authorize_locked(cf_req_t *req)
 {
@@ -66,7 +85,7 @@ cf_core_authorize_locked(cf_req_t *req)
         return cf_req_fail(req, rc, "permission denied");
     if (rc != CF_OK)
         return cf_req_fail(req, rc, "%s", cf_err_message(rc));
-    if (req->token->root || strcmp(req->path, "auth/token/lookup-self") == 0)
+    if (req->token->root || cf_core_default_allowed(req->path))
         return CF_OK;
     return cf_req_fail(req, CF_ERR_PERMISSION, "permission denied");
 }

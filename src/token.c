@@ -1,22 +1,60 @@
 /*
- * token: root token creation and token lookup by HMAC. The full token
- * store (create/renew/revoke, child trees) builds on this.
+ * token: the token store's core: create (root and child tokens), look up
+ * (expiry, num_uses), renew and revoke (whole child trees) tokens kept
+ * only by their HMAC. The auth/token/ routes are in token_api.c.
+ *
+ * Storage (all behind the barrier):
+ *   sys/token/id/<hmac>                 the entry
+ *   sys/token/accessor/<hmac(acc)>      {"id_hmac": ...}
+ *   sys/token/parent/<parent>/<child>   {} (child index, for revocation)
  */
 #include "coffer/token.h"
 
 #include <openssl/crypto.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "coffer/barrier.h"
+#include "coffer/cubbyhole.h"
 #include "coffer/engine.h"
 #include "coffer/hsm.h"
 #include "coffer/log.h"
 
 #define CF_TOKEN_RAND_CHARS  32     /* ~190 bits of base62 */
 #define CF_TOKEN_MAX_LEN     512
+#define CF_TOKEN_STRIPES     64
+
+/* Serialises read-modify-write of one token's entry (num_uses, renew,
+ * revoke), striped by the token's HMAC. Process-wide: tokens are keyed by
+ * HMAC, which is unique across servers anyway. */
+static pthread_mutex_t  cf_token_locks[CF_TOKEN_STRIPES];
+static pthread_once_t   cf_token_locks_once = PTHREAD_ONCE_INIT;
+
+static void
+cf_token_locks_init(void)
+{
+    size_t  i;
+
+    for (i = 0; i < CF_TOKEN_STRIPES; i++)
+        pthread_mutex_init(&cf_token_locks[i], NULL);
+}
+
+static pthread_mutex_t *
+cf_token_lock(const char *id_hmac)
+{
+    unsigned long  h = 5381;
+    pthread_mutex_t *mu;
+
+    pthread_once(&cf_token_locks_once, cf_token_locks_init);
+    while (*id_hmac != '\0')
+        h = h * 33 + (unsigned char) *id_hmac++;
+    mu = &cf_token_locks[h % CF_TOKEN_STRIPES];
+    pthread_mutex_lock(mu);
+    return mu;
+}
 
 static const char  cf_token_b62[] =
     "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -85,18 +123,55 @@ cf_token_put(cf_server_t *srv, const char *prefix, const char *hmac,
     return rc;
 }
 
+static cf_err_t
+cf_token_get_json(cf_server_t *srv, const char *path, json_t **out)
+{
+    cf_buf_t      *raw = NULL;
+    json_error_t   jerr;
+    cf_err_t       rc;
+
+    *out = NULL;
+    if ((rc = cf_barrier_get(srv->barrier, path, &raw)) != CF_OK)
+        return rc;
+    *out = json_loadb((const char *) raw->data, raw->len, 0, &jerr);
+    cf_buf_free(raw);
+    if (!json_is_object(*out)) {
+        json_decref(*out);
+        *out = NULL;
+        cf_log_error("token", "token entry %s does not parse", path);
+        return CF_ERR_INTEGRITY;
+    }
+    return CF_OK;
+}
+
 cf_err_t
-cf_token_create_root(cf_server_t *srv, const char *id, char **token_out)
+cf_token_load(cf_server_t *srv, const char *id_hmac, json_t **entry)
+{
+    char  path[256];
+
+    snprintf(path, sizeof(path), "sys/token/id/%s", id_hmac);
+    return cf_token_get_json(srv, path, entry);
+}
+
+cf_err_t
+cf_token_create(cf_server_t *srv, const cf_token_params_t *p,
+                char **token_out, char **id_hmac_out, json_t **entry_out)
 {
     char      *token = NULL, *accessor = NULL, *th = NULL, *ah = NULL;
-    json_t    *entry = NULL, *idx = NULL;
+    char       path[512];
+    json_t    *entry = NULL, *idx = NULL, *empty = NULL;
+    time_t     now = time(NULL);
     cf_err_t   rc;
 
     *token_out = NULL;
-    if (id != NULL) {
-        if (*id == '\0' || strlen(id) > CF_TOKEN_MAX_LEN)
+    if (id_hmac_out != NULL)
+        *id_hmac_out = NULL;
+    if (entry_out != NULL)
+        *entry_out = NULL;
+    if (p->id != NULL) {
+        if (*p->id == '\0' || strlen(p->id) > CF_TOKEN_MAX_LEN)
             return CF_ERR_INVALID;
-        if ((token = strdup(id)) == NULL)
+        if ((token = strdup(p->id)) == NULL)
             return CF_ERR_NOMEM;
     } else if ((rc = cf_token_random_string(srv, "hvs.",
                                             CF_TOKEN_RAND_CHARS, &token))
@@ -107,28 +182,54 @@ cf_token_create_root(cf_server_t *srv, const char *id, char **token_out)
         || (rc = cf_token_hmac_hex(srv, token, &th)) != CF_OK
         || (rc = cf_token_hmac_hex(srv, accessor, &ah)) != CF_OK)
         goto out;
-    entry = json_pack("{s:s, s:[s], s:s, s:n, s:s, s:i, s:I, s:i, s:i, "
-                      "s:b, s:b, s:s, s:s, s:s}",
-                      "accessor", accessor, "policies", "root",
-                      "path", "auth/token/root", "meta",
-                      "display_name", "root", "num_uses", 0,
-                      "creation_time", (json_int_t) time(NULL),
-                      "ttl", 0, "explicit_max_ttl", 0,
-                      "orphan", 1, "renewable", 0, "type", "service",
-                      "entity_id", "", "parent", "");
+    entry = json_pack("{s:s, s:O, s:s, s:O, s:s, s:I, s:I, s:I, s:I, "
+                      "s:I, s:I, s:b, s:b, s:s, s:s, s:s}",
+                      "accessor", accessor, "policies", p->policies,
+                      "path", p->path ? p->path : "auth/token/create",
+                      "meta", p->meta ? p->meta : json_null(),
+                      "display_name", p->display_name ? p->display_name
+                                                      : "token",
+                      "num_uses", (json_int_t) p->num_uses,
+                      "creation_time", (json_int_t) now,
+                      "ttl", (json_int_t) p->ttl,
+                      "explicit_max_ttl", (json_int_t) p->explicit_max_ttl,
+                      "period", (json_int_t) p->period,
+                      "expire_time", (json_int_t) (p->ttl > 0 ? now + p->ttl
+                                                              : 0),
+                      "orphan", p->parent_hmac == NULL,
+                      "renewable", p->renewable, "type", "service",
+                      "entity_id", p->entity_id ? p->entity_id : "",
+                      "parent", p->parent_hmac ? p->parent_hmac : "");
     idx = json_pack("{s:s}", "id_hmac", th);
-    if (entry == NULL || idx == NULL) {
+    if (entry == NULL || idx == NULL || (empty = json_object()) == NULL) {
         rc = CF_ERR_NOMEM;
         goto out;
+    }
+    /* Index entries first: a crash part-way leaves dangling indexes (which
+     * lookups ignore), never a token that cannot be revoked with its
+     * parent. */
+    if (p->parent_hmac != NULL) {
+        snprintf(path, sizeof(path), "sys/token/parent/%s/", p->parent_hmac);
+        if ((rc = cf_token_put(srv, path, th, empty)) != CF_OK)
+            goto out;
     }
     if ((rc = cf_token_put(srv, "sys/token/accessor/", ah, idx)) != CF_OK
         || (rc = cf_token_put(srv, "sys/token/id/", th, entry)) != CF_OK)
         goto out;
     *token_out = token;
     token = NULL;
+    if (id_hmac_out != NULL) {
+        *id_hmac_out = th;
+        th = NULL;
+    }
+    if (entry_out != NULL) {
+        *entry_out = entry;
+        entry = NULL;
+    }
 out:
     json_decref(entry);
     json_decref(idx);
+    json_decref(empty);
     cf_mem_free_str(token);
     cf_mem_free_str(accessor);
     free(th);
@@ -137,34 +238,241 @@ out:
 }
 
 cf_err_t
+cf_token_create_root(cf_server_t *srv, const char *id, char **token_out)
+{
+    cf_token_params_t  p = { .id = id, .display_name = "root",
+                             .path = "auth/token/root" };
+    cf_err_t           rc;
+
+    if ((p.policies = json_pack("[s]", "root")) == NULL)
+        return CF_ERR_NOMEM;
+    rc = cf_token_create(srv, &p, token_out, NULL, NULL);
+    json_decref(p.policies);
+    return rc;
+}
+
+/* Delete one token's own records (not its children). Lock held. */
+static cf_err_t
+cf_token_delete_locked(cf_server_t *srv, const char *th, json_t *entry)
+{
+    char         path[512], *ah = NULL;
+    const char  *acc = json_string_value(json_object_get(entry, "accessor"));
+    const char  *parent = json_string_value(json_object_get(entry,
+                                                            "parent"));
+    cf_err_t     rc;
+
+    snprintf(path, sizeof(path), "sys/token/id/%s", th);
+    if ((rc = cf_barrier_delete(srv->barrier, path)) != CF_OK)
+        return rc;
+    if (acc != NULL && cf_token_hmac_hex(srv, acc, &ah) == CF_OK) {
+        snprintf(path, sizeof(path), "sys/token/accessor/%s", ah);
+        (void) cf_barrier_delete(srv->barrier, path);
+        free(ah);
+    }
+    if (parent != NULL && *parent != '\0') {
+        snprintf(path, sizeof(path), "sys/token/parent/%s/%s", parent, th);
+        (void) cf_barrier_delete(srv->barrier, path);
+    }
+    if ((rc = cf_cubbyhole_purge(srv, th)) != CF_OK)
+        cf_log_warn("token", "could not purge a revoked token's cubbyhole: "
+                    "%s", cf_err_name(rc));
+    return CF_OK;
+}
+
+/* Revoke th and, with tree, every descendant (depth-first); without tree
+ * its children become orphans. */
+static cf_err_t
+cf_token_revoke_depth(cf_server_t *srv, const char *th, bool tree,
+                      unsigned depth)
+{
+    char              prefix[512], path[600];
+    cf_strlist_t     *kids = NULL;
+    json_t           *entry = NULL, *child;
+    pthread_mutex_t  *mu;
+    size_t            i;
+    cf_err_t          rc;
+
+    if (depth > 64)                     /* a cycle can only be corruption */
+        return CF_ERR_INTEGRITY;
+    snprintf(prefix, sizeof(prefix), "sys/token/parent/%s/", th);
+    if ((rc = cf_barrier_list(srv->barrier, prefix, &kids)) != CF_OK)
+        return rc;
+    for (i = 0; i < kids->len && rc == CF_OK; i++) {
+        if (tree) {
+            rc = cf_token_revoke_depth(srv, kids->items[i], true, depth + 1);
+        } else {
+            mu = cf_token_lock(kids->items[i]);
+            if (cf_token_load(srv, kids->items[i], &child) == CF_OK) {
+                json_object_set_new(child, "parent", json_string(""));
+                json_object_set_new(child, "orphan", json_true());
+                rc = cf_token_put(srv, "sys/token/id/", kids->items[i],
+                                  child);
+                json_decref(child);
+            }
+            pthread_mutex_unlock(mu);
+        }
+        snprintf(path, sizeof(path), "%s%s", prefix, kids->items[i]);
+        if (rc == CF_OK)
+            rc = cf_barrier_delete(srv->barrier, path);
+    }
+    cf_strlist_free(kids);
+    if (rc != CF_OK)
+        return rc;
+    mu = cf_token_lock(th);
+    rc = cf_token_load(srv, th, &entry);
+    if (rc == CF_OK)
+        rc = cf_token_delete_locked(srv, th, entry);
+    else if (rc == CF_ERR_NOT_FOUND)
+        rc = CF_OK;                     /* already gone: revoke is idempotent */
+    pthread_mutex_unlock(mu);
+    json_decref(entry);
+    return rc;
+}
+
+cf_err_t
+cf_token_revoke(cf_server_t *srv, const char *id_hmac, bool tree)
+{
+    return cf_token_revoke_depth(srv, id_hmac, tree, 0);
+}
+
+cf_err_t
+cf_token_hmac_of(cf_server_t *srv, const char *token, char **id_hmac)
+{
+    *id_hmac = NULL;
+    if (token == NULL || *token == '\0' || strlen(token) > CF_TOKEN_MAX_LEN)
+        return CF_ERR_NOT_FOUND;
+    return cf_token_hmac_hex(srv, token, id_hmac);
+}
+
+cf_err_t
+cf_token_by_accessor(cf_server_t *srv, const char *accessor, char **id_hmac)
+{
+    char       path[256], *ah = NULL;
+    json_t    *idx = NULL;
+    const char *h;
+    cf_err_t   rc;
+
+    *id_hmac = NULL;
+    if (accessor == NULL || *accessor == '\0' || strlen(accessor) > 128)
+        return CF_ERR_NOT_FOUND;
+    if ((rc = cf_token_hmac_hex(srv, accessor, &ah)) != CF_OK)
+        return rc;
+    snprintf(path, sizeof(path), "sys/token/accessor/%s", ah);
+    free(ah);
+    if ((rc = cf_token_get_json(srv, path, &idx)) != CF_OK)
+        return rc;
+    if ((h = json_string_value(json_object_get(idx, "id_hmac"))) == NULL)
+        rc = CF_ERR_INTEGRITY;
+    else if ((*id_hmac = strdup(h)) == NULL)
+        rc = CF_ERR_NOMEM;
+    json_decref(idx);
+    return rc;
+}
+
+cf_err_t
+cf_token_list_ids(cf_server_t *srv, cf_strlist_t **out)
+{
+    return cf_barrier_list(srv->barrier, "sys/token/id/", out);
+}
+
+cf_err_t
+cf_token_renew(cf_server_t *srv, const char *id_hmac, int64_t increment,
+               json_t **entry_out)
+{
+    pthread_mutex_t  *mu = cf_token_lock(id_hmac);
+    json_t           *e = NULL;
+    json_int_t        ctime, ttl, max, period;
+    time_t            now = time(NULL);
+    int64_t           want, cap;
+    cf_err_t          rc;
+
+    *entry_out = NULL;
+    if ((rc = cf_token_load(srv, id_hmac, &e)) != CF_OK)
+        goto out;
+    if (!json_is_true(json_object_get(e, "renewable"))) {
+        rc = CF_ERR_INVALID;
+        goto out;
+    }
+    ctime = json_integer_value(json_object_get(e, "creation_time"));
+    ttl = json_integer_value(json_object_get(e, "ttl"));
+    max = json_integer_value(json_object_get(e, "explicit_max_ttl"));
+    period = json_integer_value(json_object_get(e, "period"));
+    want = period > 0 ? period : increment > 0 ? increment : ttl;
+    /* Non-periodic tokens never outlive the system max TTL from their
+     * creation; an explicit max caps everything. */
+    cap = period > 0 ? 0 : ctime + CF_TOKEN_SYSTEM_MAX_TTL - now;
+    if (max > 0 && (cap == 0 || ctime + max - now < cap))
+        cap = ctime + max - now;
+    if (cap != 0 && want > cap)
+        want = cap;
+    if (want <= 0) {
+        rc = CF_ERR_PERMISSION;
+        goto out;
+    }
+    json_object_set_new(e, "expire_time", json_integer(now + want));
+    json_object_set_new(e, "last_renewal_time", json_integer(now));
+    if ((rc = cf_token_put(srv, "sys/token/id/", id_hmac, e)) != CF_OK)
+        goto out;
+    *entry_out = e;
+    e = NULL;
+out:
+    pthread_mutex_unlock(mu);
+    json_decref(e);
+    return rc;
+}
+
+cf_err_t
 cf_token_lookup(cf_server_t *srv, const char *token, cf_token_t **out)
 {
-    char           path[256], *th = NULL;
-    cf_buf_t      *raw = NULL;
-    json_t        *entry = NULL, *pol, *v;
-    json_error_t   jerr;
-    cf_token_t    *t;
-    size_t         i;
-    cf_err_t       rc;
+    char              *th = NULL;
+    json_t            *entry = NULL, *pol, *v;
+    json_int_t         exp, uses;
+    pthread_mutex_t   *mu = NULL;
+    cf_token_t        *t;
+    size_t             i;
+    bool               expired = false, last_use = false;
+    cf_err_t           rc;
 
     *out = NULL;
     if (token == NULL || *token == '\0' || strlen(token) > CF_TOKEN_MAX_LEN)
         return CF_ERR_PERMISSION;
     if ((rc = cf_token_hmac_hex(srv, token, &th)) != CF_OK)
         return rc;
-    snprintf(path, sizeof(path), "sys/token/id/%s", th);
-    rc = cf_barrier_get(srv->barrier, path, &raw);
+    rc = cf_token_load(srv, th, &entry);
+    if (rc == CF_OK
+        && json_integer_value(json_object_get(entry, "num_uses")) > 0) {
+        /* Count a use under the token's lock, re-reading the entry so
+         * concurrent requests each see the previous one's count. */
+        json_decref(entry);
+        entry = NULL;
+        mu = cf_token_lock(th);
+        rc = cf_token_load(srv, th, &entry);
+    }
     if (rc == CF_ERR_NOT_FOUND) {
         rc = CF_ERR_PERMISSION;
         goto out;
     }
     if (rc != CF_OK)
         goto out;
-    entry = json_loadb((const char *) raw->data, raw->len, 0, &jerr);
-    if (!json_is_object(entry)) {
-        cf_log_error("token", "token entry %s does not parse", path);
-        rc = CF_ERR_INTEGRITY;
+    exp = json_integer_value(json_object_get(entry, "expire_time"));
+    if (exp > 0 && time(NULL) >= exp) {
+        expired = true;
+        rc = CF_ERR_PERMISSION;
         goto out;
+    }
+    uses = json_integer_value(json_object_get(entry, "num_uses"));
+    if (mu != NULL && uses > 0) {
+        if (uses == 1) {
+            /* The last use: this request runs, the token is gone (its
+             * children follow once the lock is released). */
+            rc = cf_token_delete_locked(srv, th, entry);
+            last_use = true;
+        } else {
+            json_object_set_new(entry, "num_uses", json_integer(uses - 1));
+            rc = cf_token_put(srv, "sys/token/id/", th, entry);
+        }
+        if (rc != CF_OK)
+            goto out;
     }
     if ((t = calloc(1, sizeof(*t))) == NULL) {
         rc = CF_ERR_NOMEM;
@@ -181,8 +489,13 @@ cf_token_lookup(cf_server_t *srv, const char *token, cf_token_t **out)
     entry = NULL;
     *out = t;
 out:
+    if (mu != NULL)
+        pthread_mutex_unlock(mu);
+    if (expired && th != NULL)
+        (void) cf_token_revoke(srv, th, true);      /* clean up */
+    if (last_use && *out != NULL)
+        (void) cf_token_revoke(srv, (*out)->id_hmac, true);
     json_decref(entry);
-    cf_buf_free(raw);
     free(th);
     return rc;
 }
@@ -198,22 +511,30 @@ cf_token_free(cf_token_t *t)
 }
 
 json_t *
-cf_token_describe(const cf_token_t *t, const char *client_token)
+cf_token_describe(const json_t *e, const char *client_token)
 {
-    json_t      *e = t->entry, *d;
     json_int_t   ctime = json_integer_value(json_object_get(e,
                                                             "creation_time"));
-    json_int_t   ttl = json_integer_value(json_object_get(e, "ttl"));
-    json_t      *meta = json_object_get(e, "meta");
+    json_int_t   exp = json_integer_value(json_object_get(e, "expire_time"));
+    json_int_t   left = 0;
+    json_t      *meta = json_object_get(e, "meta"), *d;
+    char         buf[40];
+    struct timespec  ts = { .tv_sec = (time_t) ctime, .tv_nsec = 0 };
 
-    d = json_pack("{s:s, s:I, s:I, s:s, s:s, s:n, s:I, s:s, s:[], s:s, "
+    if (exp > 0)
+        left = exp > time(NULL) ? exp - time(NULL) : 0;
+    d = json_pack("{s:s, s:I, s:I, s:s, s:s, s:n, s:I, s:s?, s:[], s:s, "
                   "s:O, s:I, s:b, s:s, s:O, s:b, s:I, s:s}",
                   "accessor", json_string_value(json_object_get(e,
                                                                "accessor")),
-                  "creation_time", ctime, "creation_ttl", ttl,
+                  "creation_time", ctime,
+                  "creation_ttl", json_integer_value(json_object_get(e,
+                                                                   "ttl")),
                   "display_name", json_string_value(json_object_get(e,
                                                         "display_name")),
-                  "entity_id", "", "expire_time",
+                  "entity_id", json_string_value(json_object_get(e,
+                                                        "entity_id")),
+                  "expire_time",
                   "explicit_max_ttl", json_integer_value(json_object_get(e,
                                                         "explicit_max_ttl")),
                   "id", client_token, "identity_policies",
@@ -225,35 +546,18 @@ cf_token_describe(const cf_token_t *t, const char *client_token)
                   "path", json_string_value(json_object_get(e, "path")),
                   "policies", json_object_get(e, "policies"),
                   "renewable", json_is_true(json_object_get(e, "renewable")),
-                  "ttl", ttl, "type", "service");
-    if (d != NULL) {
-        char             buf[40];
-        struct timespec  ts = { .tv_sec = (time_t) ctime, .tv_nsec = 0 };
-
+                  "ttl", left, "type", "service");
+    if (d == NULL)
+        return NULL;
+    cf_time_rfc3339(&ts, buf);
+    json_object_set_new(d, "issue_time", json_string(buf));
+    if (exp > 0) {
+        ts.tv_sec = (time_t) exp;
         cf_time_rfc3339(&ts, buf);
-        json_object_set_new(d, "issue_time", json_string(buf));
+        json_object_set_new(d, "expire_time", json_string(buf));
     }
+    if (json_integer_value(json_object_get(e, "period")) > 0)
+        json_object_set(d, "period", json_object_get(e, "period"));
     return d;
 }
 
-static cf_err_t
-cf_token_lookup_self(cf_req_t *req)
-{
-    json_t  *d;
-
-    if (req->token == NULL)
-        return cf_req_fail(req, CF_ERR_PERMISSION, "permission denied");
-    if ((d = cf_token_describe(req->token, req->client_token)) == NULL)
-        return CF_ERR_NOMEM;
-    return cf_req_reply_data(req, d);
-}
-
-static const cf_path_t  cf_token_paths[] = {
-    { "lookup-self", CF_OP_READ | CF_OP_UPDATE, cf_token_lookup_self },
-    CF_PATH_END
-};
-
-const cf_engine_t  cf_token_engine = {
-    .name = "token", .paths = cf_token_paths, .is_auth = true,
-    .singleton = true,
-};

@@ -1,0 +1,480 @@
+/*
+ * token_api: the auth/token/ routes (Vault's token store API) over the
+ * token core in token.c: create, create-orphan, lookup(-self,-accessor),
+ * renew(-self,-accessor), revoke(-self,-accessor,-orphan), accessors.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "coffer/log.h"
+#include "coffer/token.h"
+
+#define CF_TOKEN_MAX_POLICIES  64
+
+/* "policies" as a list of strings or one comma-separated string, trimmed,
+ * de-duplicated and sorted; "default" added unless no_default. */
+static cf_err_t
+cf_token_api_policies(cf_req_t *req, bool no_default, json_t **out)
+{
+    json_t        *v = json_object_get(req->body, "policies"), *e, *arr;
+    cf_strlist_t  *l = cf_strlist_new();
+    const char    *s, *q;
+    char          *one;
+    size_t         i, n;
+    cf_err_t       rc = CF_OK;
+
+    *out = NULL;
+    if (l == NULL)
+        return CF_ERR_NOMEM;
+    if (json_is_string(v)) {
+        for (s = json_string_value(v); rc == CF_OK && *s != '\0'; s = q) {
+            q = strchr(s, ',');
+            n = q != NULL ? (size_t) (q - s) : strlen(s);
+            while (n > 0 && s[0] == ' ') {
+                s++;
+                n--;
+            }
+            while (n > 0 && s[n - 1] == ' ')
+                n--;
+            if (n > 0 && (one = strndup(s, n)) != NULL)
+                rc = cf_strlist_add_take(l, one);
+            q = q != NULL ? q + 1 : s + strlen(s);
+        }
+    } else if (json_is_array(v)) {
+        json_array_foreach(v, i, e) {
+            if (!json_is_string(e) || *json_string_value(e) == '\0') {
+                rc = cf_req_fail(req, CF_ERR_INVALID,
+                                 "'policies' must be a list of names");
+                break;
+            }
+            rc = cf_strlist_add(l, json_string_value(e));
+        }
+    } else if (v != NULL && !json_is_null(v)) {
+        rc = cf_req_fail(req, CF_ERR_INVALID,
+                         "'policies' must be a list of names");
+    }
+    if (rc == CF_OK && !no_default)
+        rc = cf_strlist_add(l, "default");
+    if (rc == CF_OK && l->len > CF_TOKEN_MAX_POLICIES)
+        rc = cf_req_fail(req, CF_ERR_INVALID, "too many policies");
+    if (rc != CF_OK) {
+        cf_strlist_free(l);
+        return rc;
+    }
+    cf_strlist_sort_unique(l);
+    if ((arr = json_array()) == NULL) {
+        cf_strlist_free(l);
+        return CF_ERR_NOMEM;
+    }
+    for (i = 0; i < l->len; i++)
+        json_array_append_new(arr, json_string(l->items[i]));
+    cf_strlist_free(l);
+    *out = arr;
+    return CF_OK;
+}
+
+static bool
+cf_token_api_has_policy(const json_t *list, const char *name)
+{
+    json_t  *e;
+    size_t   i;
+
+    json_array_foreach(list, i, e) {
+        if (json_is_string(e) && strcmp(json_string_value(e), name) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Vault: a non-root parent may only give its children policies it has
+ * itself ("default" is always allowed). */
+static cf_err_t
+cf_token_api_check_subset(cf_req_t *req, const json_t *want)
+{
+    const json_t  *have = json_object_get(req->token->entry, "policies");
+    json_t        *e;
+    size_t         i;
+
+    if (req->token->root)
+        return CF_OK;
+    json_array_foreach(want, i, e) {
+        const char *p = json_string_value(e);
+
+        if (strcmp(p, "default") != 0 && !cf_token_api_has_policy(have, p))
+            return cf_req_fail(req, CF_ERR_PERMISSION,
+                               "child policies must be subset of parent");
+    }
+    return CF_OK;
+}
+
+/* meta: an object of string values. */
+static cf_err_t
+cf_token_api_meta(cf_req_t *req, json_t **out)
+{
+    json_t      *v = json_object_get(req->body, "meta"), *e;
+    const char  *k;
+
+    *out = NULL;
+    if (v == NULL || json_is_null(v))
+        return CF_OK;
+    if (!json_is_object(v))
+        return cf_req_fail(req, CF_ERR_INVALID, "'meta' must be a map of "
+                           "strings");
+    json_object_foreach(v, k, e) {
+        if (!json_is_string(e))
+            return cf_req_fail(req, CF_ERR_INVALID, "'meta' must be a map "
+                               "of strings");
+    }
+    *out = v;
+    return CF_OK;
+}
+
+/* Vault's "auth" block for a token just made or renewed. */
+static json_t *
+cf_token_api_auth(const json_t *e, const char *client_token)
+{
+    json_int_t  exp = json_integer_value(json_object_get(e, "expire_time"));
+    json_int_t  left = exp > 0 ? exp - (json_int_t) time(NULL) : 0;
+    json_t      *meta = json_object_get(e, "meta");
+
+    return json_pack("{s:s, s:s, s:O, s:O, s:O, s:I, s:b, s:s, s:s, s:b, "
+                     "s:n, s:I}",
+                     "client_token", client_token,
+                     "accessor", json_string_value(json_object_get(e,
+                                                                "accessor")),
+                     "policies", json_object_get(e, "policies"),
+                     "token_policies", json_object_get(e, "policies"),
+                     "metadata", meta ? meta : json_null(),
+                     "lease_duration", left > 0 ? left : 0,
+                     "renewable", json_is_true(json_object_get(e,
+                                                               "renewable")),
+                     "entity_id", json_string_value(json_object_get(e,
+                                                               "entity_id")),
+                     "token_type", "service",
+                     "orphan", json_is_true(json_object_get(e, "orphan")),
+                     "mfa_requirement",
+                     "num_uses", json_integer_value(json_object_get(e,
+                                                               "num_uses")));
+}
+
+static cf_err_t
+cf_token_api_create_common(cf_req_t *req, bool orphan)
+{
+    cf_token_params_t  p = { 0 };
+    const char        *type = NULL, *dn = NULL;
+    json_t            *entry = NULL;
+    char              *token = NULL, name[160];
+    bool               no_default = false, no_parent = false, has;
+    bool               renewable = true;
+    cf_err_t           rc;
+
+    if ((rc = cf_req_param_str(req, "id", &p.id, &has)) != CF_OK
+        || (rc = cf_req_param_str(req, "type", &type, &has)) != CF_OK
+        || (rc = cf_req_param_str(req, "display_name", &dn, &has)) != CF_OK
+        || (rc = cf_req_param_bool(req, "no_default_policy", &no_default,
+                                   &has)) != CF_OK
+        || (rc = cf_req_param_bool(req, "no_parent", &no_parent, &has))
+           != CF_OK
+        || (rc = cf_req_param_bool(req, "renewable", &renewable, &has))
+           != CF_OK
+        || (rc = cf_req_param_duration(req, "ttl", &p.ttl, &has)) != CF_OK
+        || (rc = cf_req_param_duration(req, "explicit_max_ttl",
+                                       &p.explicit_max_ttl, &has)) != CF_OK
+        || (rc = cf_req_param_duration(req, "period", &p.period, &has))
+           != CF_OK
+        || (rc = cf_req_param_int(req, "num_uses", &p.num_uses, &has))
+           != CF_OK
+        || (rc = cf_token_api_meta(req, &p.meta)) != CF_OK)
+        return rc;
+    if (type != NULL && *type != '\0' && strcmp(type, "service") != 0)
+        return cf_req_fail(req, CF_ERR_INVALID,
+                           "unsupported token type; only \"service\"");
+    if (p.num_uses < 0)
+        return cf_req_fail(req, CF_ERR_INVALID,
+                           "'num_uses' cannot be negative");
+    if (p.id != NULL && !req->token->root)
+        return cf_req_fail(req, CF_ERR_INVALID,
+                           "root or sudo privileges required to specify "
+                           "token id");
+    if (no_parent && !req->token->root)
+        return cf_req_fail(req, CF_ERR_INVALID,
+                           "root or sudo privileges required to create "
+                           "orphan token");
+    if ((rc = cf_token_api_policies(req, no_default, &p.policies)) != CF_OK)
+        return rc;
+    if ((rc = cf_token_api_check_subset(req, p.policies)) != CF_OK)
+        goto out;
+    if (cf_token_api_has_policy(p.policies, "root") && !req->token->root) {
+        rc = cf_req_fail(req, CF_ERR_PERMISSION,
+                         "root tokens may only be created by root");
+        goto out;
+    }
+    /* TTL: a root-policy token may live forever; anything else gets its
+     * period, its ttl or the default, within its explicit max and the
+     * system max. */
+    if (p.period > 0)
+        p.ttl = p.period;
+    else if (p.ttl == 0 && !cf_token_api_has_policy(p.policies, "root"))
+        p.ttl = CF_TOKEN_SYSTEM_MAX_TTL;
+    if (p.explicit_max_ttl > 0 && (p.ttl == 0 || p.ttl > p.explicit_max_ttl))
+        p.ttl = p.explicit_max_ttl;
+    if (p.period == 0 && p.ttl > CF_TOKEN_SYSTEM_MAX_TTL)
+        p.ttl = CF_TOKEN_SYSTEM_MAX_TTL;
+    snprintf(name, sizeof(name), "token%s%.120s", dn && *dn ? "-" : "",
+             dn ? dn : "");
+    p.display_name = name;
+    p.renewable = renewable && p.ttl > 0;
+    p.path = orphan ? "auth/token/create-orphan" : "auth/token/create";
+    p.parent_hmac = orphan || no_parent ? NULL : req->token->id_hmac;
+    if ((rc = cf_token_create(req->srv, &p, &token, NULL, &entry)) != CF_OK)
+        goto out;
+    rc = cf_req_reply_auth(req, cf_token_api_auth(entry, token));
+out:
+    json_decref(p.policies);
+    json_decref(entry);
+    cf_mem_free_str(token);
+    return rc;
+}
+
+static cf_err_t
+cf_token_api_create(cf_req_t *req)
+{
+    return cf_token_api_create_common(req, false);
+}
+
+static cf_err_t
+cf_token_api_create_orphan(cf_req_t *req)
+{
+    return cf_token_api_create_common(req, true);
+}
+
+/* The token a request names: "self", its "token" param, or its
+ * "accessor" param. *id_hmac malloc'd; *client set for token lookups. */
+typedef enum { CF_TOKEN_SELF, CF_TOKEN_BY_ID, CF_TOKEN_BY_ACCESSOR }
+    cf_token_target_t;
+
+static cf_err_t
+cf_token_api_target(cf_req_t *req, cf_token_target_t how, char **id_hmac,
+                    const char **client)
+{
+    const char  *v = NULL;
+    bool         has;
+    cf_err_t     rc;
+
+    *id_hmac = NULL;
+    *client = NULL;
+    if (how == CF_TOKEN_SELF) {
+        *client = req->client_token;
+        return (*id_hmac = strdup(req->token->id_hmac)) != NULL
+               ? CF_OK : CF_ERR_NOMEM;
+    }
+    if ((rc = cf_req_param_str(req, how == CF_TOKEN_BY_ID ? "token"
+                                                          : "accessor",
+                               &v, &has)) != CF_OK)
+        return rc;
+    if (v == NULL || *v == '\0')
+        return cf_req_fail(req, CF_ERR_INVALID, "missing %s",
+                           how == CF_TOKEN_BY_ID ? "token" : "accessor");
+    if (how == CF_TOKEN_BY_ID) {
+        *client = v;
+        rc = cf_token_hmac_of(req->srv, v, id_hmac);
+    } else {
+        rc = cf_token_by_accessor(req->srv, v, id_hmac);
+    }
+    if (rc == CF_ERR_NOT_FOUND)
+        return cf_req_fail(req, CF_ERR_INVALID, "bad token");
+    return rc;
+}
+
+static cf_err_t
+cf_token_api_lookup_as(cf_req_t *req, cf_token_target_t how)
+{
+    const char  *client;
+    char        *th = NULL;
+    json_t      *e = NULL, *d;
+    cf_err_t     rc;
+
+    /* Self: the entry the pipeline resolved (a token on its last use is
+     * already gone from storage). */
+    if (how == CF_TOKEN_SELF) {
+        d = cf_token_describe(req->token->entry, req->client_token);
+        return d != NULL ? cf_req_reply_data(req, d) : CF_ERR_NOMEM;
+    }
+    if ((rc = cf_token_api_target(req, how, &th, &client)) != CF_OK)
+        return rc;
+    rc = cf_token_load(req->srv, th, &e);
+    free(th);
+    if (rc == CF_ERR_NOT_FOUND)
+        return cf_req_fail(req, CF_ERR_INVALID, "bad token");
+    if (rc != CF_OK)
+        return rc;
+    d = cf_token_describe(e, how == CF_TOKEN_BY_ACCESSOR ? "" : client);
+    json_decref(e);
+    return d != NULL ? cf_req_reply_data(req, d) : CF_ERR_NOMEM;
+}
+
+static cf_err_t
+cf_token_api_lookup_self(cf_req_t *req)
+{
+    return cf_token_api_lookup_as(req, CF_TOKEN_SELF);
+}
+
+static cf_err_t
+cf_token_api_lookup(cf_req_t *req)
+{
+    /* GET auth/token/lookup without a token is lookup-self, as in Vault */
+    if (req->op == CF_OP_READ && cf_req_query(req, "token") == NULL)
+        return cf_token_api_lookup_as(req, CF_TOKEN_SELF);
+    return cf_token_api_lookup_as(req, CF_TOKEN_BY_ID);
+}
+
+static cf_err_t
+cf_token_api_lookup_accessor(cf_req_t *req)
+{
+    return cf_token_api_lookup_as(req, CF_TOKEN_BY_ACCESSOR);
+}
+
+static cf_err_t
+cf_token_api_renew_as(cf_req_t *req, cf_token_target_t how)
+{
+    const char  *client;
+    char        *th = NULL;
+    json_t      *e = NULL, *auth;
+    int64_t      inc = 0;
+    bool         has;
+    cf_err_t     rc;
+
+    if ((rc = cf_req_param_duration(req, "increment", &inc, &has)) != CF_OK
+        || (rc = cf_token_api_target(req, how, &th, &client)) != CF_OK)
+        return rc;
+    rc = cf_token_renew(req->srv, th, inc, &e);
+    free(th);
+    if (rc == CF_ERR_NOT_FOUND)
+        return cf_req_fail(req, CF_ERR_INVALID, "bad token");
+    if (rc == CF_ERR_INVALID)
+        return cf_req_fail(req, rc, "lease is not renewable");
+    if (rc == CF_ERR_PERMISSION)
+        return cf_req_fail(req, CF_ERR_INVALID,
+                           "past the max TTL, cannot renew");
+    if (rc != CF_OK)
+        return rc;
+    auth = cf_token_api_auth(e, how == CF_TOKEN_BY_ACCESSOR ? "" : client);
+    json_decref(e);
+    return cf_req_reply_auth(req, auth);
+}
+
+static cf_err_t
+cf_token_api_renew(cf_req_t *req)
+{
+    return cf_token_api_renew_as(req, CF_TOKEN_BY_ID);
+}
+
+static cf_err_t
+cf_token_api_renew_self(cf_req_t *req)
+{
+    return cf_token_api_renew_as(req, CF_TOKEN_SELF);
+}
+
+static cf_err_t
+cf_token_api_renew_accessor(cf_req_t *req)
+{
+    return cf_token_api_renew_as(req, CF_TOKEN_BY_ACCESSOR);
+}
+
+static cf_err_t
+cf_token_api_revoke_as(cf_req_t *req, cf_token_target_t how, bool tree)
+{
+    const char  *client;
+    char        *th = NULL;
+    cf_err_t     rc;
+
+    /* An unknown token or accessor revokes nothing and succeeds, as in
+     * Vault (cf_token_revoke is idempotent). */
+    rc = cf_token_api_target(req, how, &th, &client);
+    if (rc != CF_OK)
+        return rc;
+    rc = cf_token_revoke(req->srv, th, tree);
+    free(th);
+    if (rc != CF_OK)
+        return rc;
+    return cf_req_reply_none(req);
+}
+
+static cf_err_t
+cf_token_api_revoke(cf_req_t *req)
+{
+    return cf_token_api_revoke_as(req, CF_TOKEN_BY_ID, true);
+}
+
+static cf_err_t
+cf_token_api_revoke_self(cf_req_t *req)
+{
+    return cf_token_api_revoke_as(req, CF_TOKEN_SELF, true);
+}
+
+static cf_err_t
+cf_token_api_revoke_accessor(cf_req_t *req)
+{
+    return cf_token_api_revoke_as(req, CF_TOKEN_BY_ACCESSOR, true);
+}
+
+static cf_err_t
+cf_token_api_revoke_orphan(cf_req_t *req)
+{
+    return cf_token_api_revoke_as(req, CF_TOKEN_BY_ID, false);
+}
+
+/* LIST auth/token/accessors: the accessors themselves are stored only as
+ * HMACs, so each comes from its token's entry. */
+static cf_err_t
+cf_token_api_accessors(cf_req_t *req)
+{
+    cf_strlist_t  *ids = NULL;
+    json_t        *keys, *e = NULL;
+    const char    *acc;
+    size_t         i;
+    cf_err_t       rc;
+
+    if ((rc = cf_token_list_ids(req->srv, &ids)) != CF_OK)
+        return rc;
+    if ((keys = json_array()) == NULL) {
+        cf_strlist_free(ids);
+        return CF_ERR_NOMEM;
+    }
+    for (i = 0; i < ids->len; i++) {
+        if (cf_token_load(req->srv, ids->items[i], &e) != CF_OK)
+            continue;
+        if ((acc = json_string_value(json_object_get(e, "accessor")))
+            != NULL)
+            json_array_append_new(keys, json_string(acc));
+        json_decref(e);
+    }
+    cf_strlist_free(ids);
+    return cf_req_reply_data(req, json_pack("{s:o}", "keys", keys));
+}
+
+#define CF_RW  (CF_OP_READ | CF_OP_WRITE)
+
+static const cf_path_t  cf_token_paths[] = {
+    { "create",          CF_OP_WRITE, cf_token_api_create },
+    { "create-orphan",   CF_OP_WRITE, cf_token_api_create_orphan },
+    { "lookup",          CF_RW,       cf_token_api_lookup },
+    { "lookup-self",     CF_RW,       cf_token_api_lookup_self },
+    { "lookup-accessor", CF_OP_WRITE, cf_token_api_lookup_accessor },
+    { "renew",           CF_OP_WRITE, cf_token_api_renew },
+    { "renew-self",      CF_OP_WRITE, cf_token_api_renew_self },
+    { "renew-accessor",  CF_OP_WRITE, cf_token_api_renew_accessor },
+    { "revoke",          CF_OP_WRITE, cf_token_api_revoke },
+    { "revoke-self",     CF_OP_WRITE, cf_token_api_revoke_self },
+    { "revoke-accessor", CF_OP_WRITE, cf_token_api_revoke_accessor },
+    { "revoke-orphan",   CF_OP_WRITE, cf_token_api_revoke_orphan },
+    { "accessors",       CF_OP_LIST,  cf_token_api_accessors },
+    { "accessors/",      CF_OP_LIST,  cf_token_api_accessors },
+    CF_PATH_END
+};
+
+const cf_engine_t  cf_token_engine = {
+    .name = "token", .paths = cf_token_paths, .is_auth = true,
+    .singleton = true,
+};
