@@ -22,11 +22,11 @@ typedef struct {
 /* Served in any seal state, without a token (Vault's unauthenticated
  * paths). */
 static const cf_core_route_t  cf_core_open_routes[] = {
-    { "sys/health",      CF_OP_READ,                cf_seal_handle_health },
-    { "sys/seal-status", CF_OP_READ,                cf_seal_handle_seal_status },
+    { "sys/health",      CF_OP_READ,   cf_seal_handle_health },
+    { "sys/seal-status", CF_OP_READ,   cf_seal_handle_seal_status },
     { "sys/init",        CF_OP_READ | CF_OP_UPDATE, cf_seal_handle_init },
-    { "sys/unseal",      CF_OP_UPDATE,              cf_seal_handle_unseal },
-    { "sys/leader",      CF_OP_READ,                cf_seal_handle_leader },
+    { "sys/unseal",      CF_OP_UPDATE, cf_seal_handle_unseal },
+    { "sys/leader",      CF_OP_READ,   cf_seal_handle_leader },
     { NULL, 0, NULL }
 };
 

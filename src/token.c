@@ -323,7 +323,7 @@ cf_token_revoke_depth(cf_server_t *srv, const char *th, bool tree,
     if (rc == CF_OK)
         rc = cf_token_delete_locked(srv, th, entry);
     else if (rc == CF_ERR_NOT_FOUND)
-        rc = CF_OK;                     /* already gone: revoke is idempotent */
+        rc = CF_OK;             /* already gone: revoke is idempotent */
     pthread_mutex_unlock(mu);
     json_decref(entry);
     return rc;
