@@ -6,12 +6,14 @@
 #include "coffer/kv.h"
 #include "coffer/sys.h"
 #include "coffer/token.h"
+#include "transit.h"
 
 const cf_engine_t *const  cf_engines[] = {
     &cf_sys_engine,
     &cf_token_engine,
     &cf_kv_engine,
     &cf_cubbyhole_engine,
+    &cf_transit_engine,
     NULL
 };
 

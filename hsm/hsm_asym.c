@@ -86,7 +86,7 @@ cf_hsm_asym_find(cf_hsm_call_t *c, CK_OBJECT_CLASS cls,
     return CF_OK;
 }
 
-/* ---- generation ---------------------------------------------------------- */
+/* ---- generation --------------------------------------------------------- */
 
 typedef struct {
     cf_hsm_pair_type_t   type;
@@ -240,7 +240,7 @@ cf_hsm_pair_generate(cf_hsm_t *h, cf_hsm_pair_type_t type,
     return rc;
 }
 
-/* ---- public key ---------------------------------------------------------- */
+/* ---- public key --------------------------------------------------------- */
 
 typedef struct {
     const cf_hsm_id_t  *id;
@@ -417,7 +417,7 @@ cf_hsm_pair_public(cf_hsm_t *h, const cf_hsm_id_t *id, EVP_PKEY **out)
     return rc;
 }
 
-/* ---- destroy ------------------------------------------------------------- */
+/* ---- destroy ------------------------------------------------------------ */
 
 static cf_err_t
 cf_hsm_pair_destroy_pub_op(cf_hsm_call_t *c, void *arg)
@@ -456,7 +456,7 @@ cf_hsm_pair_destroy(cf_hsm_t *h, const cf_hsm_id_t *id)
     return CF_OK;
 }
 
-/* ---- sign ---------------------------------------------------------------- */
+/* ---- sign --------------------------------------------------------------- */
 
 typedef struct {
     const cf_hsm_id_t         *key;
@@ -666,7 +666,7 @@ cf_hsm_sign(cf_hsm_t *h, const cf_hsm_id_t *key, const cf_hsm_sign_opts_t *o,
     return rc;
 }
 
-/* ---- secret keys of any size --------------------------------------------- */
+/* ---- secret keys of any size -------------------------------------------- */
 
 typedef struct {
     bool          hmac;
@@ -744,7 +744,7 @@ cf_hsm_secret_generate(cf_hsm_t *h, bool hmac, size_t bytes,
     return rc;
 }
 
-/* ---- HMAC with any SHA ---------------------------------------------------- */
+/* ---- HMAC with any SHA -------------------------------------------------- */
 
 typedef struct {
     const cf_hsm_id_t  *key;
@@ -767,9 +767,11 @@ cf_hsm_mac_op(cf_hsm_call_t *c, void *arg)
     if ((rc = cf_hsm_key_handles(c, a->key, &obj, &use)) != CF_OK)
         return rc;
     if ((rv = c->h->f->C_SignInit(c->s, &m, use)) != CKR_OK) {
+        /* SoftHSM also refuses a key shorter than the digest
+         * (CKR_KEY_SIZE_RANGE, e.g. a 32-byte key with SHA-512). */
         if (rv == CKR_KEY_TYPE_INCONSISTENT
             || rv == CKR_KEY_FUNCTION_NOT_PERMITTED
-            || rv == CKR_MECHANISM_INVALID)
+            || rv == CKR_MECHANISM_INVALID || rv == CKR_KEY_SIZE_RANGE)
             return CF_ERR_INVALID;
         return cf_hsm_call_fail(c, "C_SignInit", rv);
     }

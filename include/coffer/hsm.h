@@ -226,7 +226,8 @@ cf_err_t cf_hsm_secret_generate(cf_hsm_t *h, bool hmac, size_t bytes,
 
 /* HMAC of data with a generic-secret key, digest md (SHA-1/224/256/384/
  * 512). out needs EVP_MAX_MD_SIZE bytes; *out_len gets the length.
- * CF_ERR_INVALID for a digest the token has no HMAC mechanism for. */
+ * CF_ERR_INVALID for a digest the token has no HMAC mechanism for, or
+ * (SoftHSM) a key shorter than the digest. */
 cf_err_t cf_hsm_hmac(cf_hsm_t *h, const cf_hsm_id_t *key, const EVP_MD *md,
                      const void *data, size_t len, unsigned char *out,
                      size_t *out_len);
