@@ -6,6 +6,7 @@
 #include "coffer/kv.h"
 #include "coffer/sys.h"
 #include "coffer/token.h"
+#include "coffer/userpass.h"
 #include "transit.h"
 
 const cf_engine_t *const  cf_engines[] = {
@@ -13,6 +14,7 @@ const cf_engine_t *const  cf_engines[] = {
     &cf_token_engine,
     &cf_kv_engine,
     &cf_cubbyhole_engine,
+    &cf_userpass_engine,
     &cf_transit_engine,
     NULL
 };

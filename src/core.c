@@ -132,7 +132,9 @@ cf_core_handle(cf_req_t *req)
         cf_req_fail(req, CF_ERR_SEALED, "Vault is sealed");
         goto out;
     }
-    if (cf_core_authorize_locked(req) != CF_OK)
+    /* Login paths run without a token (and ignore one if sent). */
+    if (!cf_router_unauthenticated(srv, req->path)
+        && cf_core_authorize_locked(req) != CF_OK)
         goto out;
     (void) cf_router_dispatch(srv, req);
 out:

@@ -291,6 +291,63 @@ cf_req_parse_int(const char *s, int64_t *out)
     return true;
 }
 
+/* Append the trimmed, non-empty comma-separated items of s to arr. */
+static void
+cf_req_split_commas(const char *s, json_t *arr)
+{
+    const char  *q;
+    size_t       n;
+
+    for (; *s != '\0'; s = q) {
+        q = strchr(s, ',');
+        n = q != NULL ? (size_t) (q - s) : strlen(s);
+        q = q != NULL ? q + 1 : s + n;
+        while (n > 0 && (*s == ' ' || *s == '\t')) {
+            s++;
+            n--;
+        }
+        while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+            n--;
+        if (n > 0)
+            json_array_append_new(arr, json_stringn(s, n));
+    }
+}
+
+cf_err_t
+cf_req_param_strlist(cf_req_t *req, const char *name, json_t **out,
+                     bool *present)
+{
+    const char  *qs;
+    json_t      *v = cf_req_param(req, name, &qs), *arr, *e;
+    size_t       i;
+
+    *present = false;
+    *out = NULL;
+    if (v == NULL && qs == NULL)
+        return CF_OK;
+    if ((arr = json_array()) == NULL)
+        return CF_ERR_NOMEM;
+    if (v == NULL || json_is_string(v)) {
+        cf_req_split_commas(v != NULL ? json_string_value(v) : qs, arr);
+    } else if (json_is_array(v)) {
+        json_array_foreach(v, i, e) {
+            if (!json_is_string(e)) {
+                json_decref(arr);
+                return cf_req_fail(req, CF_ERR_INVALID,
+                                   "'%s' must be a list of strings", name);
+            }
+            cf_req_split_commas(json_string_value(e), arr);
+        }
+    } else {
+        json_decref(arr);
+        return cf_req_fail(req, CF_ERR_INVALID,
+                           "'%s' must be a list of strings", name);
+    }
+    *out = arr;
+    *present = true;
+    return CF_OK;
+}
+
 cf_err_t
 cf_req_param_int(cf_req_t *req, const char *name, int64_t *out,
                  bool *present)

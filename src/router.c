@@ -413,8 +413,14 @@ cf_router_mount(cf_server_t *srv, const char *path, const char *type,
         *errmsg = strdup("invalid mount path");
         goto out;
     }
-    if (e->is_auth != (strncmp(clean, "auth/", 5) == 0)
-        || cf_router_reserved(clean)) {
+    if (e->is_auth != (strncmp(clean, "auth/", 5) == 0)) {
+        snprintf(msg, sizeof(msg), e->is_auth
+                 ? "'%s' is an auth method; enable it under sys/auth"
+                 : "'%s' is not an auth method", type);
+        *errmsg = strdup(msg);
+        goto out;
+    }
+    if (cf_router_reserved(clean)) {
         snprintf(msg, sizeof(msg), "cannot mount '%s' of type '%s': "
                  "path is reserved", clean, type);
         *errmsg = strdup(msg);
@@ -638,6 +644,24 @@ cf_router_mount_for_path(cf_server_t *srv, const char *path, char **mpath)
     }
     cf_mount_table_release(t);
     return out;
+}
+
+bool
+cf_router_unauthenticated(cf_server_t *srv, const char *path)
+{
+    cf_mount_table_t   *t = cf_router_acquire(srv->router);
+    const cf_mount_t   *m;
+    const char         *rest;
+    const char *const  *u;
+    bool                open = false;
+
+    if (t != NULL && (m = cf_router_find(t, path, &rest)) != NULL
+        && m->engine->unauthenticated != NULL) {
+        for (u = m->engine->unauthenticated; *u != NULL && !open; u++)
+            open = cf_router_match(*u, rest);
+    }
+    cf_mount_table_release(t);
+    return open;
 }
 
 cf_err_t

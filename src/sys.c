@@ -254,6 +254,7 @@ static const cf_path_t  cf_sys_paths[] = {
     { "internal/ui/mounts", CF_OP_READ,            cf_sys_ui_mounts },
     { "internal/ui/mounts/*", CF_OP_READ,          cf_sys_ui_mount },
     { "auth",           CF_OP_READ,                cf_sys_auth },
+    { "auth/*",         CF_OP_ALL,                 cf_sys_auth_route },
     CF_PATH_END
 };
 

@@ -10,6 +10,7 @@
 
 /* sys_mounts.c */
 cf_err_t cf_sys_mount_route(cf_req_t *req);     /* mounts/<path>[/tune] */
+cf_err_t cf_sys_auth_route(cf_req_t *req);      /* auth/<path>[/tune] */
 cf_err_t cf_sys_remount(cf_req_t *req);
 cf_err_t cf_sys_remount_status(cf_req_t *req);
 cf_err_t cf_sys_ui_mounts(cf_req_t *req);

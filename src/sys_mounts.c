@@ -1,6 +1,7 @@
 /*
  * sys_mounts: the mount management routes of the system backend —
- * sys/mounts/<path> (enable, read, disable), sys/mounts/<path>/tune,
+ * sys/mounts/<path> and sys/auth/<path> (enable, read, disable), their
+ * /tune,
  * sys/remount (+ status) and sys/internal/ui/mounts(/<path>), the vault
  * CLI's KV preflight. The mount table itself lives in router.c; this file
  * only turns requests into router calls and back.
@@ -318,13 +319,14 @@ out:
     return rc;
 }
 
-/* sys/mounts/<path>[/tune]: a mount path may itself hold '/', so the
- * "/tune" suffix is split off here rather than by a pattern. */
-cf_err_t
-cf_sys_mount_route(cf_req_t *req)
+/* sys/mounts/<path>[/tune] and sys/auth/<path>[/tune] (auth mounts live
+ * under "auth/<path>/"): a mount path may itself hold '/', so the "/tune"
+ * suffix is split off here rather than by a pattern. */
+static cf_err_t
+cf_sys_mount_route_at(cf_req_t *req, const char *route, const char *base)
 {
-    const char  *p = req->rest + strlen("mounts/");
-    size_t       n = strlen(p);
+    const char  *p = req->rest + strlen(route);
+    size_t       n = strlen(p), bl = strlen(base);
     char        *path;
     bool         tune = false;
     cf_err_t     rc;
@@ -333,8 +335,11 @@ cf_sys_mount_route(cf_req_t *req)
         tune = true;
         n -= 5;
     }
-    if ((path = strndup(p, n)) == NULL)
+    if ((path = malloc(bl + n + 1)) == NULL)
         return CF_ERR_NOMEM;
+    memcpy(path, base, bl);
+    memcpy(path + bl, p, n);
+    path[bl + n] = '\0';
     if (tune && req->op == CF_OP_READ)
         rc = cf_sys_tune_read(req, path);
     else if (tune && (req->op & CF_OP_WRITE))
@@ -351,6 +356,18 @@ cf_sys_mount_route(cf_req_t *req)
         rc = cf_req_fail(req, CF_ERR_METHOD, "unsupported operation");
     free(path);
     return rc;
+}
+
+cf_err_t
+cf_sys_mount_route(cf_req_t *req)
+{
+    return cf_sys_mount_route_at(req, "mounts/", "");
+}
+
+cf_err_t
+cf_sys_auth_route(cf_req_t *req)
+{
+    return cf_sys_mount_route_at(req, "auth/", "auth/");
 }
 
 /* ---- sys/remount ----------------------------------------------------- */

@@ -369,6 +369,57 @@ cf_token_by_accessor(cf_server_t *srv, const char *accessor, char **id_hmac)
     return rc;
 }
 
+/* Vault's "auth" block for a token just made or renewed. */
+json_t *
+cf_token_auth_block(const json_t *e, const char *client_token)
+{
+    json_int_t  exp = json_integer_value(json_object_get(e, "expire_time"));
+    json_int_t  left = exp > 0 ? exp - (json_int_t) time(NULL) : 0;
+    json_t      *meta = json_object_get(e, "meta");
+
+    return json_pack("{s:s, s:s, s:O, s:O, s:O, s:I, s:b, s:s, s:s, s:b, "
+                     "s:n, s:I}",
+                     "client_token", client_token,
+                     "accessor", json_string_value(json_object_get(e,
+                                                                "accessor")),
+                     "policies", json_object_get(e, "policies"),
+                     "token_policies", json_object_get(e, "policies"),
+                     "metadata", meta ? meta : json_null(),
+                     "lease_duration", left > 0 ? left : 0,
+                     "renewable", json_is_true(json_object_get(e,
+                                                               "renewable")),
+                     "entity_id", json_string_value(json_object_get(e,
+                                                               "entity_id")),
+                     "token_type", "service",
+                     "orphan", json_is_true(json_object_get(e, "orphan")),
+                     "mfa_requirement",
+                     "num_uses", json_integer_value(json_object_get(e,
+                                                               "num_uses")));
+}
+
+json_t *
+cf_token_policies_normalise(const json_t *names, bool no_default)
+{
+    cf_strlist_t  *l = cf_strlist_new();
+    json_t        *out = NULL, *e;
+    size_t         i;
+    cf_err_t       rc = l != NULL ? CF_OK : CF_ERR_NOMEM;
+
+    json_array_foreach(names, i, e) {
+        if (rc == CF_OK && json_is_string(e))
+            rc = cf_strlist_add(l, json_string_value(e));
+    }
+    if (rc == CF_OK && !no_default)
+        rc = cf_strlist_add(l, "default");
+    if (rc == CF_OK && (out = json_array()) != NULL) {
+        cf_strlist_sort_unique(l);
+        for (i = 0; i < l->len; i++)
+            json_array_append_new(out, json_string(l->items[i]));
+    }
+    cf_strlist_free(l);
+    return out;
+}
+
 cf_err_t
 cf_token_list_ids(cf_server_t *srv, cf_strlist_t **out)
 {

@@ -12,66 +12,24 @@
 
 #define CF_TOKEN_MAX_POLICIES  64
 
-/* "policies" as a list of strings or one comma-separated string, trimmed,
- * de-duplicated and sorted; "default" added unless no_default. */
+/* "policies" (list or comma-separated string), normalised. *out owned. */
 static cf_err_t
 cf_token_api_policies(cf_req_t *req, bool no_default, json_t **out)
 {
-    json_t        *v = json_object_get(req->body, "policies"), *e, *arr;
-    cf_strlist_t  *l = cf_strlist_new();
-    const char    *s, *q;
-    char          *one;
-    size_t         i, n;
-    cf_err_t       rc = CF_OK;
+    json_t    *v = NULL;
+    bool       has;
+    cf_err_t   rc;
 
     *out = NULL;
-    if (l == NULL)
-        return CF_ERR_NOMEM;
-    if (json_is_string(v)) {
-        for (s = json_string_value(v); rc == CF_OK && *s != '\0'; s = q) {
-            q = strchr(s, ',');
-            n = q != NULL ? (size_t) (q - s) : strlen(s);
-            while (n > 0 && s[0] == ' ') {
-                s++;
-                n--;
-            }
-            while (n > 0 && s[n - 1] == ' ')
-                n--;
-            if (n > 0 && (one = strndup(s, n)) != NULL)
-                rc = cf_strlist_add_take(l, one);
-            q = q != NULL ? q + 1 : s + strlen(s);
-        }
-    } else if (json_is_array(v)) {
-        json_array_foreach(v, i, e) {
-            if (!json_is_string(e) || *json_string_value(e) == '\0') {
-                rc = cf_req_fail(req, CF_ERR_INVALID,
-                                 "'policies' must be a list of names");
-                break;
-            }
-            rc = cf_strlist_add(l, json_string_value(e));
-        }
-    } else if (v != NULL && !json_is_null(v)) {
-        rc = cf_req_fail(req, CF_ERR_INVALID,
-                         "'policies' must be a list of names");
-    }
-    if (rc == CF_OK && !no_default)
-        rc = cf_strlist_add(l, "default");
-    if (rc == CF_OK && l->len > CF_TOKEN_MAX_POLICIES)
-        rc = cf_req_fail(req, CF_ERR_INVALID, "too many policies");
-    if (rc != CF_OK) {
-        cf_strlist_free(l);
+    if ((rc = cf_req_param_strlist(req, "policies", &v, &has)) != CF_OK)
         return rc;
+    if (json_array_size(v) > CF_TOKEN_MAX_POLICIES) {
+        json_decref(v);
+        return cf_req_fail(req, CF_ERR_INVALID, "too many policies");
     }
-    cf_strlist_sort_unique(l);
-    if ((arr = json_array()) == NULL) {
-        cf_strlist_free(l);
-        return CF_ERR_NOMEM;
-    }
-    for (i = 0; i < l->len; i++)
-        json_array_append_new(arr, json_string(l->items[i]));
-    cf_strlist_free(l);
-    *out = arr;
-    return CF_OK;
+    *out = cf_token_policies_normalise(v, no_default);
+    json_decref(v);
+    return *out != NULL ? CF_OK : CF_ERR_NOMEM;
 }
 
 static bool
@@ -128,34 +86,6 @@ cf_token_api_meta(cf_req_t *req, json_t **out)
     }
     *out = v;
     return CF_OK;
-}
-
-/* Vault's "auth" block for a token just made or renewed. */
-static json_t *
-cf_token_api_auth(const json_t *e, const char *client_token)
-{
-    json_int_t  exp = json_integer_value(json_object_get(e, "expire_time"));
-    json_int_t  left = exp > 0 ? exp - (json_int_t) time(NULL) : 0;
-    json_t      *meta = json_object_get(e, "meta");
-
-    return json_pack("{s:s, s:s, s:O, s:O, s:O, s:I, s:b, s:s, s:s, s:b, "
-                     "s:n, s:I}",
-                     "client_token", client_token,
-                     "accessor", json_string_value(json_object_get(e,
-                                                                "accessor")),
-                     "policies", json_object_get(e, "policies"),
-                     "token_policies", json_object_get(e, "policies"),
-                     "metadata", meta ? meta : json_null(),
-                     "lease_duration", left > 0 ? left : 0,
-                     "renewable", json_is_true(json_object_get(e,
-                                                               "renewable")),
-                     "entity_id", json_string_value(json_object_get(e,
-                                                               "entity_id")),
-                     "token_type", "service",
-                     "orphan", json_is_true(json_object_get(e, "orphan")),
-                     "mfa_requirement",
-                     "num_uses", json_integer_value(json_object_get(e,
-                                                               "num_uses")));
 }
 
 static cf_err_t
@@ -229,7 +159,7 @@ cf_token_api_create_common(cf_req_t *req, bool orphan)
     p.parent_hmac = orphan || no_parent ? NULL : req->token->id_hmac;
     if ((rc = cf_token_create(req->srv, &p, &token, NULL, &entry)) != CF_OK)
         goto out;
-    rc = cf_req_reply_auth(req, cf_token_api_auth(entry, token));
+    rc = cf_req_reply_auth(req, cf_token_auth_block(entry, token));
 out:
     json_decref(p.policies);
     json_decref(entry);
@@ -359,7 +289,7 @@ cf_token_api_renew_as(cf_req_t *req, cf_token_target_t how)
                            "past the max TTL, cannot renew");
     if (rc != CF_OK)
         return rc;
-    auth = cf_token_api_auth(e, how == CF_TOKEN_BY_ACCESSOR ? "" : client);
+    auth = cf_token_auth_block(e, how == CF_TOKEN_BY_ACCESSOR ? "" : client);
     json_decref(e);
     return cf_req_reply_auth(req, auth);
 }

@@ -36,6 +36,9 @@ typedef struct cf_engine_s {
     const cf_path_t  *paths;
     bool              is_auth;      /* mounted under auth/ */
     bool              singleton;    /* one instance, cannot be disabled */
+    /* Patterns (as in paths) served without a token, e.g. "login/+";
+     * NULL-terminated, or NULL for none. */
+    const char *const *unauthenticated;
     /* Optional hooks; run under the mount table lock, no request. */
     cf_err_t        (*mount)(cf_server_t *srv, cf_mount_t *m);
     cf_err_t        (*unmount)(cf_server_t *srv, cf_mount_t *m);

@@ -107,6 +107,11 @@ cf_err_t cf_req_param_int(cf_req_t *req, const char *name, int64_t *out,
                           bool *present);
 cf_err_t cf_req_param_bool(cf_req_t *req, const char *name, bool *out,
                            bool *present);
+/* A list of strings: a JSON array of strings or one comma-separated
+ * string (Vault's comma-string slice); items trimmed, empty ones dropped.
+ * *out owned by the caller. */
+cf_err_t cf_req_param_strlist(cf_req_t *req, const char *name, json_t **out,
+                              bool *present);
 /* A duration: "30s", "5m", "1h", or integer seconds. */
 cf_err_t cf_req_param_duration(cf_req_t *req, const char *name, int64_t *out,
                                bool *present);

@@ -67,6 +67,10 @@ cf_err_t cf_router_view_delete_prefix(cf_server_t *srv,
                                       const char *mount_path,
                                       const char *prefix);
 
+/* Whether path falls on one of its engine's unauthenticated patterns
+ * (login endpoints): the pipeline then dispatches without a token. */
+bool cf_router_unauthenticated(cf_server_t *srv, const char *path);
+
 /* Route req->path: sets req->mount/req->rest for the duration of the call
  * and runs the matching handler. 404 for no mount or no path, 405 for an
  * operation the path does not support. */

@@ -81,6 +81,13 @@ cf_err_t cf_token_hmac_of(cf_server_t *srv, const char *token,
 cf_err_t cf_token_by_accessor(cf_server_t *srv, const char *accessor,
                               char **id_hmac);
 
+/* Vault's "auth" block for a token just made or renewed (owned). */
+json_t *cf_token_auth_block(const json_t *entry, const char *client_token);
+
+/* names (array of strings, may be NULL) sorted and de-duplicated, with
+ * "default" added unless no_default. Owned; NULL on OOM. */
+json_t *cf_token_policies_normalise(const json_t *names, bool no_default);
+
 /* The id HMACs of every stored token (owned). */
 cf_err_t cf_token_list_ids(cf_server_t *srv, cf_strlist_t **out);
 

@@ -96,7 +96,7 @@ def test_kv_v2_type_alias_and_preflight(srv):
     ("sys/mounts/sys/x", {"type": "kv"}, "reserved"),
     ("sys/mounts/cubbyhole", {"type": "kv"}, "reserved"),
     ("sys/mounts/identity", {"type": "kv"}, "reserved"),
-    ("sys/mounts/auth/x", {"type": "kv"}, "reserved"),
+    ("sys/mounts/auth/x", {"type": "kv"}, "not an auth method"),
     ("sys/mounts/x", {"type": "no-such-engine"}, "no-such-engine"),
     ("sys/mounts/x", {}, "type"),
     ("sys/mounts/x", {"type": 7}, "type"),
