@@ -440,3 +440,55 @@ def test_survives_seal_and_restart(transit):
     data = ch.storage_bytes(srv.db_path)
     for enc in ch.encodings("persist"):
         assert enc not in data
+
+
+def test_derived_and_convergent(transit):
+    srv, root, c = transit
+    c.secrets.transit.create_key("d", derived=True)
+    k = c.secrets.transit.read_key("d")["data"]
+    assert k["derived"] is True and k["kdf"] == "hmac-sha256-counter"
+    ctx_a, ctx_b = b64("tenant-a"), b64("tenant-b")
+    r = srv.post("transit/encrypt/d", {"plaintext": b64("x")}, token=root)
+    assert r.status_code == 400 and "context" in errors(r)
+    ct = c.secrets.transit.encrypt_data("d", b64("per tenant"),
+                                        context=ctx_a)["data"]["ciphertext"]
+    pt = c.secrets.transit.decrypt_data("d", ct, context=ctx_a)["data"]
+    assert unb64(pt["plaintext"]) == b"per tenant"
+    r = srv.post("transit/decrypt/d", {"ciphertext": ct, "context": ctx_b},
+                 token=root)
+    assert r.status_code == 400          # another context, another key
+    again = c.secrets.transit.encrypt_data("d", b64("per tenant"),
+                                           context=ctx_a)["data"]
+    assert again["ciphertext"] != ct     # not convergent: random nonce
+    # Rewrap keeps the context.
+    c.secrets.transit.rotate_key("d")
+    rw = c.secrets.transit.rewrap_data("d", ct, context=ctx_a)["data"]
+    assert rw["ciphertext"].startswith("vault:v2:")
+    pt = c.secrets.transit.decrypt_data("d", rw["ciphertext"],
+                                        context=ctx_a)["data"]
+    assert unb64(pt["plaintext"]) == b"per tenant"
+
+    c.secrets.transit.create_key("conv", derived=True,
+                                 convergent_encryption=True)
+    k = c.secrets.transit.read_key("conv")["data"]
+    assert k["convergent_encryption"] is True
+    one = c.secrets.transit.encrypt_data("conv", b64("same"),
+                                         context=ctx_a)["data"]["ciphertext"]
+    two = c.secrets.transit.encrypt_data("conv", b64("same"),
+                                         context=ctx_a)["data"]["ciphertext"]
+    other = c.secrets.transit.encrypt_data("conv", b64("same"),
+                                           context=ctx_b)["data"]
+    diff = c.secrets.transit.encrypt_data("conv", b64("diff"),
+                                          context=ctx_a)["data"]
+    assert one == two
+    assert other["ciphertext"] != one and diff["ciphertext"] != one
+    assert unb64(c.secrets.transit.decrypt_data(
+        "conv", one, context=ctx_a)["data"]["plaintext"]) == b"same"
+    # Data keys with derived keys need the context too.
+    r = srv.post("transit/datakey/plaintext/d", {"context": ctx_a},
+                 token=root)
+    assert r.status_code == 200, r.text
+    d = r.json()["data"]
+    back = c.secrets.transit.decrypt_data("d", d["ciphertext"],
+                                          context=ctx_a)["data"]
+    assert back["plaintext"] == d["plaintext"]
