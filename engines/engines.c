@@ -1,6 +1,7 @@
 /* engines: the one table of mountable backends the router walks. */
 #include <string.h>
 
+#include "coffer/approle.h"
 #include "coffer/cubbyhole.h"
 #include "coffer/engine.h"
 #include "coffer/kv.h"
@@ -15,6 +16,7 @@ const cf_engine_t *const  cf_engines[] = {
     &cf_kv_engine,
     &cf_cubbyhole_engine,
     &cf_userpass_engine,
+    &cf_approle_engine,
     &cf_transit_engine,
     NULL
 };

@@ -978,6 +978,21 @@ cf_view_delete(cf_req_t *req, const char *key)
 }
 
 cf_err_t
+cf_view_delete_prefix(cf_req_t *req, const char *prefix)
+{
+    char      *p;
+    cf_err_t   rc;
+
+    if (*prefix == '\0')               /* never the whole view by accident */
+        return CF_ERR_INVALID;
+    if ((p = cf_view_path(req, prefix)) == NULL)
+        return CF_ERR_NOMEM;
+    rc = cf_barrier_delete_prefix(req->srv->barrier, p);
+    free(p);
+    return rc;
+}
+
+cf_err_t
 cf_view_list(cf_req_t *req, const char *prefix, cf_strlist_t **out)
 {
     char      *p = cf_view_path(req, prefix);

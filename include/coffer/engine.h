@@ -65,6 +65,8 @@ cf_err_t cf_view_put(cf_req_t *req, const char *key, const void *data,
                      size_t len);
 cf_err_t cf_view_delete(cf_req_t *req, const char *key);
 cf_err_t cf_view_list(cf_req_t *req, const char *prefix, cf_strlist_t **out);
+/* Delete every key under prefix (ends in '/'), in one transaction. */
+cf_err_t cf_view_delete_prefix(cf_req_t *req, const char *prefix);
 
 /* JSON convenience over the view: *out owned by the caller. */
 cf_err_t cf_view_get_json(cf_req_t *req, const char *key, json_t **out);
