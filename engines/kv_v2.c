@@ -24,6 +24,7 @@
 #define CF_KV_V2_CM_MAX_KEYS           64      /* Vault's limits on */
 #define CF_KV_V2_CM_MAX_KEY_LEN        128     /* custom_metadata */
 #define CF_KV_V2_CM_MAX_VALUE_LEN      512
+#define CF_KV_V2_MAX_DELETE_AFTER      (100LL * 365 * 86400)  /* 100 y */
 #define CF_KV_V2_VER_PATH_LEN          96      /* "ver/" 64 "/" 20 NUL */
 #define CF_KV_V2_CONFIG                "config"
 #define CF_KV_V2_CONFIG_LOCK           ""      /* no key is empty */
@@ -94,6 +95,23 @@ cf_kv_v2_param_uint(cf_req_t *req, const char *name, int64_t *out,
     if (*present && *out < 0)
         return cf_req_fail(req, CF_ERR_INVALID,
                            "'%s' must not be negative", name);
+    return CF_OK;
+}
+
+/* delete_version_after: a duration of at most 100 years, so deletion
+ * times keep their 4-digit year (and the string comparison) and the
+ * clock arithmetic cannot overflow. */
+static cf_err_t
+cf_kv_v2_param_delete_after(cf_req_t *req, int64_t *out, bool *present)
+{
+    cf_err_t  rc;
+
+    rc = cf_req_param_duration(req, "delete_version_after", out, present);
+    if (rc != CF_OK)
+        return rc;
+    if (*present && *out > CF_KV_V2_MAX_DELETE_AFTER)
+        return cf_req_fail(req, CF_ERR_INVALID, "'delete_version_after' "
+                           "must be at most 100 years");
     return CF_OK;
 }
 
@@ -809,8 +827,7 @@ cf_kv_v2_metadata_params(cf_req_t *req, json_t *meta, bool patch)
         return rc;
     if (have)
         json_object_set_new(meta, "cas_required", json_boolean(cas));
-    if ((rc = cf_req_param_duration(req, "delete_version_after", &dva,
-                                    &have)) != CF_OK)
+    if ((rc = cf_kv_v2_param_delete_after(req, &dva, &have)) != CF_OK)
         return rc;
     if (have)
         json_object_set_new(meta, "delete_version_after",
@@ -1006,8 +1023,8 @@ cf_kv_v2_config(cf_req_t *req)
         != CF_OK
         || (rc = cf_req_param_bool(req, "cas_required", &cas, &have_cas))
            != CF_OK
-        || (rc = cf_req_param_duration(req, "delete_version_after", &dva,
-                                       &have_dva)) != CF_OK)
+        || (rc = cf_kv_v2_param_delete_after(req, &dva, &have_dva))
+           != CF_OK)
         return rc;
     mu = cf_kv_lock_key(req, CF_KV_V2_CONFIG_LOCK);
     if ((rc = cf_kv_v2_config_load(req, &c)) != CF_OK)

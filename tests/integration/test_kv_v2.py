@@ -478,6 +478,12 @@ def test_bad_input(kv):
          "'cas_required'")
     post("secret/metadata/ok", {"delete_version_after": "soon"}, 400,
          "'delete_version_after'")
+    for dva in (-5, "forever", 10 ** 12, "9999999999h",
+                "99999999999999999999s"):
+        post("secret/metadata/ok", {"delete_version_after": dva}, 400,
+             "'delete_version_after'")
+        post("secret/config", {"delete_version_after": dva}, 400,
+             "'delete_version_after'")
     post("secret/metadata/ok", {"custom_metadata": "x"}, 400,
          "'custom_metadata'")
     post("secret/metadata/ok", {"custom_metadata": {"a": 1}}, 400,
