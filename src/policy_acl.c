@@ -22,9 +22,9 @@ typedef struct {
     json_t         *allowed;    /* owned; see cf_policy_rule_t */
     json_t         *denied;
     json_t         *required;
+    size_t          wclen;      /* path length without a final '*' */
     /* CF_ACL_SEGMENT only */
     size_t          first_wc;   /* offset of the first '+' */
-    size_t          wclen;      /* pattern length without the final '*' */
     size_t          nsegs;      /* '/'-separated parts of those wclen */
     size_t          wildcards;  /* parts that are exactly "+" */
     bool            glob;       /* pattern ends in '*' */
@@ -147,8 +147,10 @@ cf_acl_entry_init(cf_acl_entry_t *e, char *path)
     } else if (len > 0 && path[len - 1] == '*') {
         e->kind = CF_ACL_PREFIX;
         path[len - 1] = '\0';
+        e->wclen = len - 1;
     } else {
         e->kind = CF_ACL_EXACT;
+        e->wclen = len;
     }
 }
 
@@ -240,7 +242,7 @@ static cf_err_t
 cf_acl_add(cf_acl_t *acl, const cf_policy_rule_t *r, char *path,
            size_t *cap)
 {
-    cf_acl_entry_t   ne, *grown;
+    cf_acl_entry_t   ne, *grown, *e;
     size_t           i;
 
     cf_acl_entry_init(&ne, path);
@@ -261,16 +263,16 @@ cf_acl_add(cf_acl_t *acl, const cf_policy_rule_t *r, char *path,
     ne.caps = r->caps;
     ne.min_wrap = r->min_wrap;
     ne.max_wrap = r->max_wrap;
-    acl->e[acl->n++] = ne;
-    grown = &acl->e[acl->n - 1];
+    e = &acl->e[acl->n++];
+    *e = ne;
     if (ne.kind == CF_ACL_SEGMENT)
         acl->nsegment++;
     if ((r->allowed != NULL
-         && (grown->allowed = json_deep_copy(r->allowed)) == NULL)
+         && (e->allowed = json_deep_copy(r->allowed)) == NULL)
         || (r->denied != NULL
-            && (grown->denied = json_deep_copy(r->denied)) == NULL)
+            && (e->denied = json_deep_copy(r->denied)) == NULL)
         || (r->required != NULL
-            && (grown->required = json_deep_copy(r->required)) == NULL))
+            && (e->required = json_deep_copy(r->required)) == NULL))
         return CF_ERR_NOMEM;
     return CF_OK;
 }
@@ -336,9 +338,8 @@ cf_acl_exact(const cf_acl_t *acl, const char *path, size_t len)
     size_t  i;
 
     for (i = 0; i < acl->n; i++) {
-        if (acl->e[i].kind == CF_ACL_EXACT
-            && strncmp(acl->e[i].path, path, len) == 0
-            && acl->e[i].path[len] == '\0')
+        if (acl->e[i].kind == CF_ACL_EXACT && acl->e[i].wclen == len
+            && memcmp(acl->e[i].path, path, len) == 0)
             return &acl->e[i];
     }
     return NULL;
@@ -409,7 +410,7 @@ cf_acl_nonexact(const cf_acl_t *acl, const char *path, size_t len)
         e = &acl->e[i];
         if (e->kind != CF_ACL_PREFIX)
             continue;
-        plen = strlen(e->path);
+        plen = e->wclen;
         if (plen <= len && memcmp(e->path, path, plen) == 0
             && (pre == NULL || plen > prelen)) {
             pre = e;
