@@ -574,3 +574,24 @@ def test_no_plaintext_survives_restart_and_rotate(kv_cfg):
     assert kv2.read_secret_metadata("p/one")["data"]["custom_metadata"] == {
         "c": cm}
     assert kv2.list_secrets("p")["data"]["keys"] == ["one", "two"]
+
+
+def test_kv_v2_type_and_ui_mounts(kv_cfg):
+    """type=kv-v2 mounts the same engine as kv + version 2; the vault
+    CLI's preflight (sys/internal/ui/mounts/<path>) sees type kv, v2."""
+    srv, root, c = kv_cfg
+    r = srv.post("sys/mounts/other", {"type": "kv-v2"}, token=root)
+    assert r.status_code == 204, r.text
+    c.secrets.kv.v2.create_or_update_secret("x", {"a": 1},
+                                            mount_point="other")
+    c.secrets.kv.v2.create_or_update_secret("x", {"a": 2},
+                                            mount_point="other")
+    assert c.secrets.kv.v2.read_secret_version(
+        "x", version=1, mount_point="other")["data"]["data"] == {"a": 1}
+    r = srv.get("sys/internal/ui/mounts/other/data/x", token=root)
+    assert r.status_code == 200, r.text
+    d = r.json()["data"]
+    assert d["type"] == "kv" and d["options"]["version"] == "2"
+    # mounts are isolated
+    with pytest.raises(hvac.exceptions.InvalidPath):
+        c.secrets.kv.v2.read_secret_version("x")
