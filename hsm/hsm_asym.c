@@ -13,7 +13,6 @@
 #include <openssl/evp.h>
 #include <openssl/objects.h>
 #include <openssl/param_build.h>
-#include <openssl/x509.h>
 
 #include "coffer/log.h"
 
@@ -497,34 +496,46 @@ cf_hsm_asym_md_mech(const EVP_MD *md, CK_MECHANISM_TYPE *hash,
     }
 }
 
-/* DigestInfo || digest for PKCS#1 v1.5 (RFC 8017 9.2); *out malloc'd. */
+/* DigestInfo || digest for PKCS#1 v1.5 (RFC 8017 9.2), DER built by
+ * hand: SEQUENCE { SEQUENCE { OID, NULL }, OCTET STRING digest }. Every
+ * length is below 128 (OIDs of ~11 bytes, digests of at most 64), so all
+ * are one-byte lengths. *out OPENSSL_malloc'd. */
 static cf_err_t
 cf_hsm_asym_digest_info(const EVP_MD *md, const unsigned char *d,
                         size_t n, unsigned char **out, size_t *out_len)
 {
-    X509_SIG         *sig = NULL;
-    X509_ALGOR       *alg;
-    ASN1_OCTET_STRING *dig;
-    unsigned char    *p = NULL;
-    int               len;
-    cf_err_t          rc = CF_ERR_INTERNAL;
+    const ASN1_OBJECT  *obj = OBJ_nid2obj(EVP_MD_get_type(md));
+    unsigned char      *oid = NULL, *p;
+    int                 ol;
+    size_t              alg, total;
 
     *out = NULL;
-    if ((sig = X509_SIG_new()) == NULL)
+    if (obj == NULL || n > 64 || (ol = i2d_ASN1_OBJECT(obj, &oid)) <= 0
+        || ol > 32) {
+        OPENSSL_free(oid);
+        return CF_ERR_INVALID;
+    }
+    alg = (size_t) ol + 2;                      /* OID + NULL */
+    total = 2 + alg + 2 + n;                    /* both inner TLVs */
+    if ((p = OPENSSL_malloc(total + 2)) == NULL) {
+        OPENSSL_free(oid);
         return CF_ERR_NOMEM;
-    X509_SIG_getm(sig, &alg, &dig);
-    if (X509_ALGOR_set0(alg, OBJ_nid2obj(EVP_MD_get_type(md)), V_ASN1_NULL,
-                        NULL) != 1
-        || ASN1_OCTET_STRING_set(dig, d, (int) n) != 1)
-        goto out;
-    if ((len = i2d_X509_SIG(sig, &p)) <= 0)
-        goto out;
+    }
     *out = p;
-    *out_len = (size_t) len;
-    rc = CF_OK;
-out:
-    X509_SIG_free(sig);
-    return rc;
+    *p++ = 0x30;
+    *p++ = (unsigned char) total;
+    *p++ = 0x30;
+    *p++ = (unsigned char) alg;
+    memcpy(p, oid, (size_t) ol);
+    p += ol;
+    *p++ = 0x05;
+    *p++ = 0x00;
+    *p++ = 0x04;
+    *p++ = (unsigned char) n;
+    memcpy(p, d, n);
+    *out_len = total + 2;
+    OPENSSL_free(oid);
+    return CF_OK;
 }
 
 static cf_err_t
