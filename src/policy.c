@@ -3,7 +3,6 @@
  * templates in policy_template.c. */
 #include "coffer/policy.h"
 
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -317,6 +316,15 @@ cf_policy_lower(char *s)
     }
 }
 
+/* Is d a whole number that a double holds exactly (|d| < 2^53)? Done
+ * without libm, which coffer_core does not link. */
+static bool
+cf_policy_is_int(double d)
+{
+    return d > -9007199254740992.0 && d < 9007199254740992.0
+           && d == (double) (int64_t) d;
+}
+
 /* An HCL value (list element) as JSON; *out NULL on OOM. */
 static cf_err_t
 cf_policy_value_json(const cf_hcl_node_t *n, json_t **out)
@@ -331,7 +339,7 @@ cf_policy_value_json(const cf_hcl_node_t *n, json_t **out)
         j = json_string(n->str);
         break;
     case CF_HCL_NUMBER:
-        if (n->num == floor(n->num) && fabs(n->num) < 9007199254740992.0)
+        if (cf_policy_is_int(n->num))
             j = json_integer((json_int_t) n->num);
         else
             j = json_real(n->num);
@@ -476,8 +484,7 @@ cf_policy_parse_ttl(cf_policy_ctx_t *c, const cf_hcl_node_t *n,
 {
     long  secs;
 
-    if (n->type == CF_HCL_NUMBER && n->num >= 0 && n->num < 1e15
-        && n->num == floor(n->num)) {
+    if (n->type == CF_HCL_NUMBER && n->num >= 0 && cf_policy_is_int(n->num)) {
         *out = (int64_t) n->num;
         return CF_OK;
     }
