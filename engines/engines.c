@@ -8,6 +8,7 @@
 #include "coffer/sys.h"
 #include "coffer/token.h"
 #include "coffer/userpass.h"
+#include "pki.h"
 #include "transit.h"
 
 const cf_engine_t *const  cf_engines[] = {
@@ -18,6 +19,7 @@ const cf_engine_t *const  cf_engines[] = {
     &cf_userpass_engine,
     &cf_approle_engine,
     &cf_transit_engine,
+    &cf_pki_engine,
     NULL
 };
 
