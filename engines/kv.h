@@ -1,7 +1,8 @@
 /*
  * kv internals, shared by engines/kv.c (dispatch, key locks, helpers),
- * engines/kv_v1.c and engines/kv_v2.c. Not a public header: the engine's
- * only export is cf_kv_engine (include/coffer/kv.h).
+ * engines/kv_v1.c and engines/kv_v2.c; engines/cubbyhole.c (a KV v1 per
+ * token) reuses the key check, 404 and LIST helpers. Not a public
+ * header: the engine's export is cf_kv_engine (include/coffer/kv.h).
  *
  * Storage layout inside the mount's barrier view:
  *   KV v1  "<path>"                        the JSON object as written
