@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "coffer/log.h"
+#include "coffer/policy_store.h"
 #include "coffer/router.h"
 #include "coffer/seal.h"
 #include "coffer/server.h"
@@ -51,28 +52,37 @@ cf_core_open_route(cf_req_t *req)
     return false;
 }
 
-/* What Vault's default policy lets every token do to itself. Stands in
- * for ACL evaluation until policies are wired in. */
-static bool
-cf_core_default_allowed(const char *path)
+/* The token's ACL decides; root-protected paths also need sudo. */
+static cf_err_t
+cf_core_check_acl(cf_req_t *req)
 {
-    static const char *const  self[] = {
-        "auth/token/lookup-self", "auth/token/renew-self",
-        "auth/token/revoke-self", "sys/internal/ui/mounts",
-    };
-    size_t  i;
+    cf_acl_t         *acl = NULL;
+    cf_acl_result_t   r;
+    bool              ok;
+    cf_err_t          rc;
 
-    for (i = 0; i < sizeof(self) / sizeof(self[0]); i++) {
-        if (strcmp(path, self[i]) == 0)
-            return true;
+    /* Unauthenticated in Vault (the CLI's KV preflight); here any valid
+     * token may ask. */
+    if (strncmp(req->path, "sys/internal/ui/mounts", 22) == 0)
+        return CF_OK;
+    rc = cf_policy_store_acl(req->srv, json_object_get(req->token->entry,
+                                                       "policies"), &acl);
+    if (rc != CF_OK)
+        return cf_req_fail(req, rc, "%s", cf_err_message(rc));
+    ok = cf_acl_allowed(acl, req->path, req->op, req->body, &r);
+    if (ok && !r.sudo && cf_policy_path_needs_sudo(req->path))
+        ok = false;
+    cf_acl_free(acl);
+    if (!ok) {
+        cf_log_debug("core", "denied %s: %s", req->path,
+                     cf_acl_reason_str(r.reason));
+        return cf_req_fail(req, CF_ERR_PERMISSION, "permission denied");
     }
-    return strncmp(path, "cubbyhole/", 10) == 0
-           || strcmp(path, "cubbyhole") == 0
-           || strncmp(path, "sys/internal/ui/mounts/", 23) == 0;
+    return CF_OK;
 }
 
-/* Token + policy. Until ACL policies exist only root-policy tokens pass,
- * plus the self-service paths of Vault's default policy. */
+/* Token, then policy: the root token passes, every other token is
+ * checked against the ACL of its policies. */
 static cf_err_t
 cf_core_authorize_locked(cf_req_t *req)
 {
@@ -85,9 +95,9 @@ cf_core_authorize_locked(cf_req_t *req)
         return cf_req_fail(req, rc, "permission denied");
     if (rc != CF_OK)
         return cf_req_fail(req, rc, "%s", cf_err_message(rc));
-    if (req->token->root || cf_core_default_allowed(req->path))
+    if (req->token->root)
         return CF_OK;
-    return cf_req_fail(req, CF_ERR_PERMISSION, "permission denied");
+    return cf_core_check_acl(req);
 }
 
 /* sys/seal needs the write lock, so it cannot run inside the read-locked
@@ -107,8 +117,6 @@ cf_core_seal(cf_req_t *req)
         rc = cf_req_fail(req, CF_ERR_SEALED, "Vault is sealed");
     else
         rc = cf_core_authorize_locked(req);
-    if (rc == CF_OK && !req->token->root)
-        rc = cf_req_fail(req, CF_ERR_PERMISSION, "permission denied");
     pthread_rwlock_unlock(&srv->seal_lock);
     if (rc != CF_OK)
         return;

@@ -16,4 +16,9 @@ cf_err_t cf_sys_remount_status(cf_req_t *req);
 cf_err_t cf_sys_ui_mounts(cf_req_t *req);
 cf_err_t cf_sys_ui_mount(cf_req_t *req);
 
+/* policy_store.c */
+cf_err_t cf_sys_policies_acl(cf_req_t *req);    /* policies/acl[/<name>] */
+cf_err_t cf_sys_policy_legacy(cf_req_t *req);   /* policy[/<name>] */
+cf_err_t cf_sys_capabilities(cf_req_t *req);    /* capabilities[-*] */
+
 #endif
