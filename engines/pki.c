@@ -514,6 +514,14 @@ static const cf_path_t  cf_pki_paths[] = {
     CF_PATH_END
 };
 
+/* Served without a token, as Vault's PKI paths: CA certificates, CRLs,
+ * certificates by serial and OCSP are public by nature. */
+static const char *const  cf_pki_unauth[] = {
+    "ca", "ca/pem", "ca_chain", "cert/*", "crl", "crl/pem",
+    "issuer/+/pem", "issuer/+/der", "issuer/+/json", "issuer/+/crl",
+    "issuer/+/crl/pem", "issuer/+/crl/der", "ocsp", "ocsp/*", NULL
+};
+
 const cf_engine_t  cf_pki_engine = {
-    .name = "pki", .paths = cf_pki_paths,
+    .name = "pki", .paths = cf_pki_paths, .unauthenticated = cf_pki_unauth,
 };

@@ -105,6 +105,12 @@ def test_root_generate_internal_ec_and_rsa_and_exported_refused(pki,
     assert "sha256WithRSAEncryption" in t2 and "2048 bit" in t2
     assert openssl("verify", "-CAfile", p2, p2).returncode == 0
 
+    # CA certificate and CRL are public, as in Vault; issuing is not
+    assert srv.get("pki/ca/pem").status_code == 200
+    assert srv.get("pki/crl").status_code == 200
+    assert srv.post("pki/issue/x", {"common_name": "a"}).status_code in (
+        400, 403)
+
     # exported: the key cannot leave the token
     r3 = srv.post("pki/root/generate/exported",
                   {"common_name": "x", "key_type": "ec"}, token=root)
