@@ -13,6 +13,7 @@
 #include "coffer/barrier.h"
 #include "coffer/log.h"
 #include "coffer/policy_store.h"
+#include "coffer/token_cache.h"
 #include "coffer/router.h"
 #include "coffer/shamir.h"
 #include "coffer/storage.h"
@@ -147,6 +148,7 @@ cf_seal_seal_locked(cf_server_t *srv)
 {
     cf_router_unload(srv);
     cf_policy_store_flush(srv);
+    cf_token_cache_clear(srv->tokens);
     cf_barrier_seal(srv->barrier);
     cf_hsm_logout(srv->hsm);
     memset(&srv->token_hmac_key, 0, sizeof(srv->token_hmac_key));

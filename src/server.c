@@ -22,6 +22,7 @@
 #include "coffer/http.h"
 #include "coffer/log.h"
 #include "coffer/policy_store.h"
+#include "coffer/token_cache.h"
 #include "coffer/router.h"
 #include "coffer/seal.h"
 #include "coffer/server.h"
@@ -171,6 +172,7 @@ cf_server_free(cf_server_t *srv)
         cf_router_unload(srv);
     cf_router_free(srv->router);
     cf_policy_cache_free(srv->policies);
+    cf_token_cache_free(srv->tokens);
     cf_barrier_free(srv->barrier);
     cf_hsm_close(srv->hsm);
     cf_storage_close(srv->store);
@@ -218,7 +220,8 @@ cf_server_build(cf_server_t *srv)
     if ((rc = cf_barrier_new(srv->store, srv->hsm, srv->cfg->key_label,
                              &srv->barrier)) != CF_OK
         || (rc = cf_router_new(&srv->router)) != CF_OK
-        || (rc = cf_policy_cache_new(&srv->policies)) != CF_OK)
+        || (rc = cf_policy_cache_new(&srv->policies)) != CF_OK
+        || (rc = cf_token_cache_new(&srv->tokens)) != CF_OK)
         return rc;
     return cf_seal_start(srv);
 }

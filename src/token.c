@@ -22,6 +22,7 @@
 #include "coffer/engine.h"
 #include "coffer/hsm.h"
 #include "coffer/log.h"
+#include "coffer/token_cache.h"
 
 #define CF_TOKEN_RAND_CHARS  32     /* ~190 bits of base62 */
 #define CF_TOKEN_MAX_LEN     512
@@ -120,6 +121,8 @@ cf_token_put(cf_server_t *srv, const char *prefix, const char *hmac,
         return CF_ERR_NOMEM;
     rc = cf_barrier_put(srv->barrier, path, s, strlen(s));
     cf_mem_free(s);
+    if (strcmp(prefix, "sys/token/id/") == 0)
+        cf_token_cache_forget(srv->tokens, hmac);   /* entry changed */
     return rc;
 }
 
@@ -262,7 +265,9 @@ cf_token_delete_locked(cf_server_t *srv, const char *th, json_t *entry)
     cf_err_t     rc;
 
     snprintf(path, sizeof(path), "sys/token/id/%s", th);
-    if ((rc = cf_barrier_delete(srv->barrier, path)) != CF_OK)
+    rc = cf_barrier_delete(srv->barrier, path);
+    cf_token_cache_forget(srv->tokens, th);
+    if (rc != CF_OK)
         return rc;
     if (acc != NULL && cf_token_hmac_hex(srv, acc, &ah) == CF_OK) {
         snprintf(path, sizeof(path), "sys/token/accessor/%s", ah);
@@ -482,14 +487,23 @@ cf_token_lookup(cf_server_t *srv, const char *token, cf_token_t **out)
     cf_token_t        *t;
     size_t             i;
     bool               expired = false, last_use = false;
+    uint64_t           gen;
     cf_err_t           rc;
 
     *out = NULL;
     if (token == NULL || *token == '\0' || strlen(token) > CF_TOKEN_MAX_LEN)
         return CF_ERR_PERMISSION;
-    if ((rc = cf_token_hmac_hex(srv, token, &th)) != CF_OK)
-        return rc;
-    rc = cf_token_load(srv, th, &entry);
+    if (cf_token_cache_get(srv->tokens, token, &th, &entry)) {
+        rc = CF_OK;                     /* never a num_uses token */
+    } else {
+        gen = cf_token_cache_gen(srv->tokens);
+        if ((rc = cf_token_hmac_hex(srv, token, &th)) != CF_OK)
+            return rc;
+        rc = cf_token_load(srv, th, &entry);
+        if (rc == CF_OK
+            && json_integer_value(json_object_get(entry, "num_uses")) == 0)
+            cf_token_cache_put(srv->tokens, token, th, entry, gen);
+    }
     if (rc == CF_OK
         && json_integer_value(json_object_get(entry, "num_uses")) > 0) {
         /* Count a use under the token's lock, re-reading the entry so
