@@ -337,7 +337,7 @@ static cf_err_t
 cf_hsm_pair_public_op(cf_hsm_call_t *c, void *arg)
 {
     cf_hsm_pub_arg_t     *a = arg;
-    CK_OBJECT_HANDLE      o;
+    CK_OBJECT_HANDLE      o = CK_INVALID_HANDLE;
     CK_KEY_TYPE           kt = 0;
     CK_ATTRIBUTE          ta = { CKA_KEY_TYPE, &kt, sizeof(kt) };
     unsigned char        *b1 = NULL, *b2 = NULL;
@@ -422,7 +422,7 @@ static cf_err_t
 cf_hsm_pair_destroy_pub_op(cf_hsm_call_t *c, void *arg)
 {
     const cf_hsm_id_t  *id = arg;
-    CK_OBJECT_HANDLE    o;
+    CK_OBJECT_HANDLE    o = CK_INVALID_HANDLE;
     CK_RV               rv;
     cf_err_t            rc;
 
@@ -718,7 +718,7 @@ cf_hsm_secret_generate_op(cf_hsm_call_t *c, void *arg)
         { CKA_UNWRAP, &no, sizeof(no) },
         { CKA_DERIVE, &no, sizeof(no) },
     };
-    CK_OBJECT_HANDLE      o;
+    CK_OBJECT_HANDLE      o = CK_INVALID_HANDLE;
     CK_RV                 rv;
 
     rv = h->f->C_GenerateRandom(c->s, a->id.b, CF_HSM_ID_LEN);

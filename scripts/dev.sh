@@ -10,7 +10,7 @@ addr="${COFFER_ADDR:-127.0.0.1:8200}"
 label=coffer
 
 bash "$root/scripts/deps.sh"
-cmake -S "$root" -B "$root/build" -DCMAKE_BUILD_TYPE=Release \
+cmake -S "$root" -B "$root/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
       -DCOFFER_TESTS=OFF >/dev/null
 cmake --build "$root/build" -j"$(nproc)" >/dev/null
 

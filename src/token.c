@@ -113,7 +113,7 @@ static cf_err_t
 cf_token_put(cf_server_t *srv, const char *prefix, const char *hmac,
              const json_t *v)
 {
-    char      path[256], *s;
+    char      path[1024], *s;
     cf_err_t  rc;
 
     snprintf(path, sizeof(path), "%s%s", prefix, hmac);
