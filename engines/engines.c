@@ -4,6 +4,8 @@
 #include "coffer/approle.h"
 #include "coffer/cubbyhole.h"
 #include "coffer/engine.h"
+#include "coffer/jwt.h"
+#include "coffer/kubernetes.h"
 #include "coffer/kv.h"
 #include "coffer/sys.h"
 #include "coffer/token.h"
@@ -18,6 +20,8 @@ const cf_engine_t *const  cf_engines[] = {
     &cf_cubbyhole_engine,
     &cf_userpass_engine,
     &cf_approle_engine,
+    &cf_jwt_engine,
+    &cf_kubernetes_engine,
     &cf_transit_engine,
     &cf_pki_engine,
     NULL
