@@ -671,7 +671,8 @@ cf_approle_login(cf_req_t *req)
     json_object_set_new(meta, "role_name", json_string(name));
     snprintf(disp, sizeof(disp), "approle");
     snprintf(path, sizeof(path), "%slogin", req->mount->path);
-    rc = cf_auth_issue_token(req, role, disp, path, meta);
+    /* Vault names an AppRole alias by the role_id. */
+    rc = cf_auth_issue_login(req, role, disp, path, meta, rid);
     json_decref(meta);
 out:
     json_decref(idx);

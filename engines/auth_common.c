@@ -9,6 +9,7 @@
 #include <openssl/rand.h>
 #include <string.h>
 
+#include "coffer/identity.h"
 #include "coffer/token.h"
 
 /* scrypt cost: N = 2^15, r = 8, p = 1 (32 MiB, tens of ms): slow enough
@@ -129,11 +130,28 @@ cf_err_t
 cf_auth_issue_token(cf_req_t *req, const json_t *stored, const char *display,
                     const char *path, json_t *meta)
 {
+    return cf_auth_issue_login(req, stored, display, path, meta, NULL);
+}
+
+cf_err_t
+cf_auth_issue_login(cf_req_t *req, const json_t *stored, const char *display,
+                    const char *path, json_t *meta, const char *alias_name)
+{
     cf_token_params_t  p = { 0 };
     json_t            *entry = NULL, *dflt;
-    char              *token = NULL;
+    char              *token = NULL, entity[37] = "";
     int64_t            max = cf_auth_int(stored, "token_max_ttl");
     cf_err_t           rc;
+
+    if (alias_name != NULL) {
+        rc = cf_identity_login(req->srv, req->mount->accessor, alias_name,
+                               meta, entity);
+        if (rc == CF_ERR_PERMISSION)
+            return cf_auth_login_failed(req);
+        if (rc != CF_OK)
+            return rc;
+        p.entity_id = entity;
+    }
 
     p.policies = cf_token_policies_normalise(
         json_object_get(stored, "token_policies"),

@@ -31,6 +31,14 @@ cf_err_t cf_auth_issue_token(cf_req_t *req, const json_t *stored,
                              const char *display, const char *path,
                              json_t *meta);
 
+/* The same, for the login of alias_name on this mount: the alias (and a
+ * new entity on first login) is found or made in the identity store and
+ * the token carries the entity; the entity's and its groups' policies
+ * apply on every request. A disabled entity cannot log in. */
+cf_err_t cf_auth_issue_login(cf_req_t *req, const json_t *stored,
+                             const char *display, const char *path,
+                             json_t *meta, const char *alias_name);
+
 /* scrypt password hash with a fresh salt, as a JSON object (owned). */
 json_t *cf_auth_password_hash(const char *password);
 

@@ -4,6 +4,7 @@
 #include "coffer/approle.h"
 #include "coffer/cubbyhole.h"
 #include "coffer/engine.h"
+#include "coffer/identity.h"
 #include "coffer/jwt.h"
 #include "coffer/kubernetes.h"
 #include "coffer/kv.h"
@@ -18,6 +19,7 @@ const cf_engine_t *const  cf_engines[] = {
     &cf_token_engine,
     &cf_kv_engine,
     &cf_cubbyhole_engine,
+    &cf_identity_engine,
     &cf_userpass_engine,
     &cf_approle_engine,
     &cf_jwt_engine,

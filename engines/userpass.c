@@ -175,7 +175,7 @@ cf_userpass_login(cf_req_t *req)
     snprintf(disp, sizeof(disp), "%s-%s", req->mount->type, name);
     snprintf(path, sizeof(path), "%slogin/%s", req->mount->path, name);
     meta = json_pack("{s:s}", "username", name);
-    rc = cf_auth_issue_token(req, user, disp, path, meta);
+    rc = cf_auth_issue_login(req, user, disp, path, meta, name);
     json_decref(meta);
     json_decref(user);
     return rc;

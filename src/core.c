@@ -65,8 +65,9 @@ cf_core_check_acl(cf_req_t *req)
      * token may ask. */
     if (strncmp(req->path, "sys/internal/ui/mounts", 22) == 0)
         return CF_OK;
-    rc = cf_policy_store_acl(req->srv, json_object_get(req->token->entry,
-                                                       "policies"), &acl);
+    rc = cf_policy_store_token_acl(req->srv, req->token->entry, &acl);
+    if (rc == CF_ERR_PERMISSION)        /* its entity is disabled */
+        return cf_req_fail(req, rc, "permission denied");
     if (rc != CF_OK)
         return cf_req_fail(req, rc, "%s", cf_err_message(rc));
     ok = cf_acl_allowed(acl, req->path, req->op, req->body, &r);

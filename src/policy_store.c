@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "coffer/barrier.h"
+#include "coffer/identity.h"
 #include "coffer/log.h"
 #include "coffer/server.h"
 #include "coffer/token.h"
@@ -182,32 +183,71 @@ cf_policy_store_get(cf_server_t *srv, const char *name, cf_policy_t **out)
     return rc;
 }
 
-cf_err_t
-cf_policy_store_acl(cf_server_t *srv, const json_t *names, cf_acl_t **out)
+/* Load each name of names into ps (up to cap); names with no policy
+ * grant nothing. */
+static cf_err_t
+cf_policy_store_load(cf_server_t *srv, const json_t *names,
+                     cf_policy_t **ps, size_t cap, size_t *n)
 {
-    cf_policy_t  *ps[64];
-    json_t       *e;
+    json_t    *e;
+    size_t     i;
+    cf_err_t   rc;
+
+    json_array_foreach(names, i, e) {
+        if (*n == cap || !json_is_string(e))
+            break;
+        rc = cf_policy_store_get(srv, json_string_value(e), &ps[*n]);
+        if (rc == CF_ERR_NOT_FOUND)
+            continue;
+        if (rc != CF_OK)
+            return rc;
+        (*n)++;
+    }
+    return CF_OK;
+}
+
+cf_err_t
+cf_policy_store_acl(cf_server_t *srv, const json_t *names,
+                    const json_t *extra, const json_t *identity,
+                    cf_acl_t **out)
+{
+    cf_policy_t  *ps[128];
     size_t        i, n = 0;
-    cf_err_t      rc = CF_OK;
+    cf_err_t      rc;
 
     *out = NULL;
-    json_array_foreach(names, i, e) {
-        if (n == sizeof(ps) / sizeof(ps[0]) || !json_is_string(e))
-            break;
-        rc = cf_policy_store_get(srv, json_string_value(e), &ps[n]);
-        if (rc == CF_ERR_NOT_FOUND) {   /* a deleted policy grants nothing */
-            rc = CF_OK;
-            continue;
-        }
-        if (rc != CF_OK)
-            break;
-        n++;
-    }
-    if (rc == CF_OK && (*out = cf_acl_new((const cf_policy_t *const *) ps,
-                                          n)) == NULL)
+    rc = cf_policy_store_load(srv, names, ps, 64, &n);
+    if (rc == CF_OK && extra != NULL)
+        rc = cf_policy_store_load(srv, extra, ps, 128, &n);
+    if (rc == CF_OK
+        && (*out = cf_acl_new_identity((const cf_policy_t *const *) ps, n,
+                                       identity)) == NULL)
         rc = CF_ERR_NOMEM;
     for (i = 0; i < n; i++)
         cf_policy_free(ps[i]);
+    return rc;
+}
+
+cf_err_t
+cf_policy_store_token_acl(cf_server_t *srv, const json_t *entry,
+                          cf_acl_t **out)
+{
+    const char  *eid = json_string_value(json_object_get(entry,
+                                                         "entity_id"));
+    json_t      *extra = NULL, *ident = NULL;
+    cf_err_t     rc;
+
+    *out = NULL;
+    if (eid != NULL && *eid != '\0'
+        && (rc = cf_identity_for_acl(srv, eid, &extra, &ident)) != CF_OK) {
+        json_decref(extra);
+        json_decref(ident);
+        return rc;
+    }
+    rc = cf_policy_store_acl(srv, json_object_get(entry, "policies"), extra,
+                             ident, out);
+    json_decref(extra);
+    json_decref(ident);
     return rc;
 }
 
@@ -457,9 +497,7 @@ cf_sys_capabilities(cf_req_t *req)
         rc = cf_req_fail(req, CF_ERR_INVALID, "invalid token");
     if (rc != CF_OK)
         goto out;
-    if ((rc = cf_policy_store_acl(req->srv, json_object_get(entry,
-                                                            "policies"),
-                                  &acl)) != CF_OK)
+    if ((rc = cf_policy_store_token_acl(req->srv, entry, &acl)) != CF_OK)
         goto out;
     out = json_object();
     json_array_foreach(paths, i, e) {

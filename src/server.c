@@ -183,6 +183,7 @@ cf_server_free(cf_server_t *srv)
     cf_config_free(srv->cfg);
     pthread_rwlock_destroy(&srv->seal_lock);
     pthread_mutex_destroy(&srv->unseal_mu);
+    pthread_mutex_destroy(&srv->identity_mu);
 }
 
 static cf_err_t
@@ -199,6 +200,7 @@ cf_server_build(cf_server_t *srv)
     pthread_rwlock_init(&srv->seal_lock, &ra);
     pthread_rwlockattr_destroy(&ra);
     pthread_mutex_init(&srv->unseal_mu, NULL);
+    pthread_mutex_init(&srv->identity_mu, NULL);
     atomic_init(&srv->sealed, true);
     atomic_init(&srv->initialized, false);
 

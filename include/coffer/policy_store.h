@@ -18,10 +18,18 @@
 cf_err_t cf_policy_store_get(cf_server_t *srv, const char *name,
                              cf_policy_t **out);
 
-/* The ACL of a token's policy names (a JSON array of strings); names with
- * no policy grant nothing. *out owned (cf_acl_free). */
+/* The ACL of policy names plus extra names (JSON arrays of strings; extra
+ * may be NULL), templates rendered with identity (may be NULL); names
+ * with no policy grant nothing. *out owned (cf_acl_free). */
 cf_err_t cf_policy_store_acl(cf_server_t *srv, const json_t *names,
+                             const json_t *extra, const json_t *identity,
                              cf_acl_t **out);
+
+/* The ACL of a token entry: its policies, and when it has an entity the
+ * entity's and groups' policies with identity templating.
+ * CF_ERR_PERMISSION when its entity is disabled. */
+cf_err_t cf_policy_store_token_acl(cf_server_t *srv, const json_t *entry,
+                                   cf_acl_t **out);
 
 /* The server's cache of parsed policies (srv->policies). */
 cf_err_t cf_policy_cache_new(cf_policy_cache_t **out);

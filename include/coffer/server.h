@@ -51,6 +51,8 @@ typedef struct cf_server_s {
     char               *cluster_name;   /* valid while unsealed */
     time_t              active_since;
 
+    pthread_mutex_t     identity_mu;    /* serialises identity changes */
+
     pthread_mutex_t     unseal_mu;      /* guards the fields below */
     cf_secret_t        *shares[CF_SEAL_MAX_SHARES];
     unsigned            nshares;
