@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "coffer/barrier.h"
 #include "coffer/router.h"
+#include "coffer/server.h"
 #include "coffer/token.h"
 #include "kv.h"
 
@@ -86,6 +88,60 @@ cf_cubbyhole_purge(cf_server_t *srv, const char *token_hmac)
         >= sizeof(prefix))
         return CF_ERR_INVALID;
     return cf_router_view_delete_prefix(srv, "cubbyhole/", prefix);
+}
+
+/* The barrier path of <token hmac>/<key> in the cubbyhole mount. */
+static char *
+cf_cubbyhole_path(cf_server_t *srv, const char *token_hmac, const char *key)
+{
+    char  *rel = NULL, *full;
+
+    if (asprintf(&rel, "%s/%s", token_hmac, key) < 0)
+        return NULL;
+    full = cf_router_view_key(srv, "cubbyhole/", rel);
+    free(rel);
+    return full;
+}
+
+cf_err_t
+cf_cubbyhole_put_json(cf_server_t *srv, const char *token_hmac,
+                      const char *key, const json_t *v)
+{
+    char      *path = cf_cubbyhole_path(srv, token_hmac, key), *s;
+    cf_err_t   rc;
+
+    if (path == NULL)
+        return CF_ERR_NOMEM;
+    if ((s = json_dumps(v, JSON_COMPACT)) == NULL) {
+        free(path);
+        return CF_ERR_NOMEM;
+    }
+    rc = cf_barrier_put(srv->barrier, path, s, strlen(s));
+    cf_mem_free(s);
+    free(path);
+    return rc;
+}
+
+cf_err_t
+cf_cubbyhole_take_json(cf_server_t *srv, const char *token_hmac,
+                       const char *key, json_t **out)
+{
+    char          *path = cf_cubbyhole_path(srv, token_hmac, key);
+    cf_buf_t      *raw = NULL;
+    json_error_t   jerr;
+    cf_err_t       rc;
+
+    *out = NULL;
+    if (path == NULL)
+        return CF_ERR_NOMEM;
+    if ((rc = cf_barrier_get(srv->barrier, path, &raw)) == CF_OK) {
+        *out = json_loadb((const char *) raw->data, raw->len, 0, &jerr);
+        rc = *out != NULL ? cf_barrier_delete(srv->barrier, path)
+                          : CF_ERR_INTEGRITY;
+    }
+    cf_buf_free(raw);
+    free(path);
+    return rc;
 }
 
 static const cf_path_t  cf_cubbyhole_paths[] = {

@@ -13,6 +13,7 @@
 #include "coffer/seal.h"
 #include "coffer/server.h"
 #include "coffer/token.h"
+#include "coffer/wrapping.h"
 
 typedef struct {
     const char         *path;
@@ -72,6 +73,8 @@ cf_core_check_acl(cf_req_t *req)
         return cf_req_fail(req, rc, "%s", cf_err_message(rc));
     ok = cf_acl_allowed(acl, req->path, req->op, req->body, &r);
     if (ok && !r.sudo && cf_policy_path_needs_sudo(req->path))
+        ok = false;
+    if (ok && !cf_acl_wrap_ttl_ok(&r, req->wrap_ttl))
         ok = false;
     cf_acl_free(acl);
     if (!ok) {
@@ -145,7 +148,9 @@ cf_core_handle(cf_req_t *req)
     if (!cf_router_unauthenticated(srv, req->path)
         && cf_core_authorize_locked(req) != CF_OK)
         goto out;
-    (void) cf_router_dispatch(srv, req);
+    if (cf_router_dispatch(srv, req) == CF_OK && req->wrap_ttl > 0
+        && strcmp(req->path, "sys/wrapping/rewrap") != 0)
+        (void) cf_wrap_response(req);
 out:
     pthread_rwlock_unlock(&srv->seal_lock);
 }

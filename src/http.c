@@ -19,6 +19,7 @@
 #include "coffer/core.h"
 #include "coffer/engine.h"
 #include "coffer/log.h"
+#include "coffer/wrapping.h"
 #include "coffer/mem.h"
 #include "coffer/req.h"
 #include "coffer/token.h"
@@ -674,7 +675,9 @@ cf_http_run(cf_server_t *srv, struct MHD_Connection *conn, const char *url,
         req.body = json_object();
     }
     req.client_token = cf_http_client_token(conn);
-    cf_core_handle(&req);
+    if (cf_wrap_parse_ttl(&req, MHD_lookup_connection_value(conn,
+                          MHD_HEADER_KIND, "X-Vault-Wrap-TTL")) == CF_OK)
+        cf_core_handle(&req);
     ret = cf_http_respond(conn, &req);
     cf_http_req_cleanup(&req);
     return ret;

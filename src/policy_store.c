@@ -169,6 +169,10 @@ cf_policy_store_get(cf_server_t *srv, const char *name, cf_policy_t **out)
         return CF_OK;
     if (strcmp(clean, CF_POLICY_ROOT) == 0)
         rc = cf_policy_parse(CF_POLICY_ROOT, "", 0, out, err, sizeof(err));
+    else if (strcmp(clean, CF_POLICY_RESPONSE_WRAPPING) == 0)
+        rc = cf_policy_parse(clean, cf_policy_response_wrapping_text,
+                             strlen(cf_policy_response_wrapping_text), out,
+                             err, sizeof(err));
     else if ((rc = cf_policy_store_text(srv, clean, &text)) == CF_OK)
         rc = cf_policy_parse(clean, text, strlen(text), out, err,
                              sizeof(err));

@@ -664,6 +664,25 @@ cf_router_unauthenticated(cf_server_t *srv, const char *path)
     return open;
 }
 
+char *
+cf_router_view_key(cf_server_t *srv, const char *mount_path,
+                   const char *key)
+{
+    cf_mount_table_t  *t = cf_router_acquire(srv->router);
+    char              *full = NULL;
+    size_t             i;
+
+    for (i = 0; t != NULL && i < t->n; i++) {
+        if (strcmp(t->mounts[i].path, mount_path) == 0) {
+            if (asprintf(&full, "%s%s", t->mounts[i].view, key) < 0)
+                full = NULL;
+            break;
+        }
+    }
+    cf_mount_table_release(t);
+    return full;
+}
+
 cf_err_t
 cf_router_view_delete_prefix(cf_server_t *srv, const char *mount_path,
                              const char *prefix)

@@ -184,6 +184,7 @@ cf_server_free(cf_server_t *srv)
     pthread_rwlock_destroy(&srv->seal_lock);
     pthread_mutex_destroy(&srv->unseal_mu);
     pthread_mutex_destroy(&srv->identity_mu);
+    pthread_mutex_destroy(&srv->wrap_mu);
 }
 
 static cf_err_t
@@ -201,6 +202,7 @@ cf_server_build(cf_server_t *srv)
     pthread_rwlockattr_destroy(&ra);
     pthread_mutex_init(&srv->unseal_mu, NULL);
     pthread_mutex_init(&srv->identity_mu, NULL);
+    pthread_mutex_init(&srv->wrap_mu, NULL);
     atomic_init(&srv->sealed, true);
     atomic_init(&srv->initialized, false);
 

@@ -16,6 +16,7 @@
 #include "coffer/log.h"
 #include "coffer/router.h"
 #include "coffer/server.h"
+#include "coffer/wrapping.h"
 #include "sys_internal.h"
 
 #define CF_SYS_RANDOM_MAX  (128 * 1024)
@@ -261,6 +262,10 @@ static const cf_path_t  cf_sys_paths[] = {
     { "capabilities",   CF_OP_WRITE,               cf_sys_capabilities },
     { "capabilities-self", CF_OP_WRITE,            cf_sys_capabilities },
     { "capabilities-accessor", CF_OP_WRITE,        cf_sys_capabilities },
+    { "wrapping/wrap",  CF_OP_WRITE,               cf_sys_wrapping_wrap },
+    { "wrapping/unwrap", CF_OP_WRITE,              cf_sys_wrapping_unwrap },
+    { "wrapping/lookup", CF_OP_READ | CF_OP_WRITE, cf_sys_wrapping_lookup },
+    { "wrapping/rewrap", CF_OP_WRITE,              cf_sys_wrapping_rewrap },
     { "internal/ui/mounts", CF_OP_READ,            cf_sys_ui_mounts },
     { "internal/ui/mounts/*", CF_OP_READ,          cf_sys_ui_mount },
     { "auth",           CF_OP_READ,                cf_sys_auth },
@@ -268,6 +273,11 @@ static const cf_path_t  cf_sys_paths[] = {
     CF_PATH_END
 };
 
+/* Vault serves these without a token: lookup names its token in the
+ * body. */
+static const char *const  cf_sys_unauth[] = { "wrapping/lookup", NULL };
+
 const cf_engine_t  cf_sys_engine = {
     .name = "system", .paths = cf_sys_paths, .singleton = true,
+    .unauthenticated = cf_sys_unauth,
 };

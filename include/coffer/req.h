@@ -48,6 +48,7 @@ typedef struct cf_req_s {
     const char         *rest;       /* path inside the mount */
     void               *conn;       /* struct MHD_Connection *, http.c only */
     char                request_id[37];
+    int64_t             wrap_ttl;   /* X-Vault-Wrap-TTL seconds, 0 = none */
 
     /* response, set through the cf_req_reply_* functions */
     int                 status;

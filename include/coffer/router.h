@@ -60,6 +60,12 @@ json_t *cf_router_mount_json(cf_server_t *srv, const char *path);
 json_t *cf_router_mount_for_path(cf_server_t *srv, const char *path,
                                  char **mpath);
 
+/* The barrier path of key in the view of the mount at exactly
+ * mount_path (malloc'd), or NULL when there is no such mount. For
+ * engine data reached outside a request to that mount. */
+char *cf_router_view_key(cf_server_t *srv, const char *mount_path,
+                         const char *key);
+
 /* Delete every entry under `prefix` (ends in '/') in the storage view of
  * the mount at exactly mount_path; CF_OK when there is no such mount.
  * For purges outside a request (a revoked token's cubbyhole). */

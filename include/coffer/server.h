@@ -52,6 +52,7 @@ typedef struct cf_server_s {
     time_t              active_since;
 
     pthread_mutex_t     identity_mu;    /* serialises identity changes */
+    pthread_mutex_t     wrap_mu;        /* serialises unwraps */
 
     pthread_mutex_t     unseal_mu;      /* guards the fields below */
     cf_secret_t        *shares[CF_SEAL_MAX_SHARES];
