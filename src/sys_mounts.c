@@ -284,6 +284,20 @@ cf_sys_tune_read(cf_req_t *req, const char *path)
     return cf_req_reply_data_top(req, out);
 }
 
+/* Whether two KV option maps name the same version ("" or none = 1). */
+static bool
+cf_sys_same_kv_version(const json_t *a, const json_t *b)
+{
+    const char  *va = json_string_value(json_object_get(a, "version"));
+    const char  *vb = json_string_value(json_object_get(b, "version"));
+
+    if (va == NULL || *va == '\0')
+        va = "1";
+    if (vb == NULL || *vb == '\0')
+        vb = "1";
+    return strcmp(va, vb) == 0;
+}
+
 static cf_err_t
 cf_sys_tune_write(cf_req_t *req, const char *path)
 {
@@ -304,6 +318,15 @@ cf_sys_tune_write(cf_req_t *req, const char *path)
                                       &opt)) != CF_OK
         || (rc = cf_sys_mount_kv_version(req, &type, &opt)) != CF_OK)
         goto out;
+    /* There is no v1 -> v2 upgrade: a changed version would hide every
+     * key the mount holds. */
+    if (strcmp(type, "kv") == 0 && opt != NULL
+        && json_object_get(opt, "version") != NULL
+        && !cf_sys_same_kv_version(json_object_get(cur, "options"), opt)) {
+        rc = cf_req_fail(req, CF_ERR_INVALID, "changing the version of a "
+                         "KV mount is not supported");
+        goto out;
+    }
     rc = cf_router_tune(req->srv, path, json_object_size(cfg) ? cfg : NULL,
                         desc, opt, &msg);
     if (rc != CF_OK) {

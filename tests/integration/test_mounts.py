@@ -66,6 +66,10 @@ def test_enable_read_tune_disable_with_hvac(srv):
     r = s.get("sys/mounts/team-a", token=root)
     assert r.status_code == 200 and r.json()["data"]["type"] == "kv"
 
+    # no KV version upgrade: refuse rather than hide the keys
+    r = s.post("sys/mounts/team-a/tune", {"options": {"version": "2"}},
+               token=root)
+    assert r.status_code == 400 and "version" in r.text
     c.sys.disable_secrets_engine("team-a")
     assert "team-a/" not in mounts(s, root)
     # Disabling what is not there succeeds, as in Vault.
