@@ -7,7 +7,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "coffer/barrier.h"
 #include "coffer/log.h"
+#include "coffer/server.h"
 #include "coffer/token.h"
 
 #define CF_TOKEN_MAX_POLICIES  64
@@ -88,8 +90,62 @@ cf_token_api_meta(cf_req_t *req, json_t **out)
     return CF_OK;
 }
 
+/* Apply a token role (auth/token/roles/<name>) to the new token's
+ * parameters: its policy limits, orphan/renewable, period and max TTL,
+ * path suffix. 400 naming the problem. */
 static cf_err_t
-cf_token_api_create_common(cf_req_t *req, bool orphan)
+cf_token_api_apply_role(cf_req_t *req, const json_t *role, bool requested,
+                        bool no_default, cf_token_params_t *p, bool *orphan,
+                        bool *renewable)
+{
+    const json_t  *allowed = json_object_get(role, "allowed_policies");
+    const json_t  *denied = json_object_get(role, "disallowed_policies");
+    json_t        *e, *pol;
+    size_t         i;
+    int64_t        v;
+
+    if (!requested && json_array_size(allowed) > 0) {
+        pol = cf_token_policies_normalise(allowed, no_default);
+        if (pol == NULL)
+            return CF_ERR_NOMEM;
+        json_decref(p->policies);
+        p->policies = pol;
+    }
+    json_array_foreach(p->policies, i, e) {
+        const char *n = json_string_value(e);
+
+        if (cf_token_api_has_policy(denied, n))
+            return cf_req_fail(req, CF_ERR_INVALID, "token policy (%.100s)"
+                               " is disallowed by this role", n);
+        if (json_array_size(allowed) > 0 && strcmp(n, "default") != 0
+            && !cf_token_api_has_policy(allowed, n))
+            return cf_req_fail(req, CF_ERR_INVALID, "token policies must "
+                               "be a subset of the role's allowed "
+                               "policies");
+    }
+    /* "default" goes when the role disallows it. */
+    if (cf_token_api_has_policy(denied, "default")) {
+        json_array_foreach(p->policies, i, e) {
+            if (strcmp(json_string_value(e), "default") == 0) {
+                json_array_remove(p->policies, i);
+                break;
+            }
+        }
+    }
+    *orphan = json_is_true(json_object_get(role, "orphan"));
+    if (!json_is_true(json_object_get(role, "renewable")))
+        *renewable = false;
+    if ((v = json_integer_value(json_object_get(role, "token_period"))) > 0)
+        p->period = v;
+    v = json_integer_value(json_object_get(role, "token_explicit_max_ttl"));
+    if (v > 0 && (p->explicit_max_ttl == 0 || v < p->explicit_max_ttl))
+        p->explicit_max_ttl = v;
+    return CF_OK;
+}
+
+static cf_err_t
+cf_token_api_create_common(cf_req_t *req, bool orphan, const json_t *role,
+                           const char *path)
 {
     cf_token_params_t  p = { 0 };
     const char        *type = NULL, *dn = NULL;
@@ -133,7 +189,14 @@ cf_token_api_create_common(cf_req_t *req, bool orphan)
                            "orphan token");
     if ((rc = cf_token_api_policies(req, no_default, &p.policies)) != CF_OK)
         return rc;
-    if ((rc = cf_token_api_check_subset(req, p.policies)) != CF_OK)
+    if (role != NULL)
+        rc = cf_token_api_apply_role(req, role,
+                                     json_object_get(req->body, "policies")
+                                     != NULL, no_default, &p, &orphan,
+                                     &renewable);
+    else
+        rc = cf_token_api_check_subset(req, p.policies);
+    if (rc != CF_OK)
         goto out;
     if (cf_token_api_has_policy(p.policies, "root") && !req->token->root) {
         rc = cf_req_fail(req, CF_ERR_PERMISSION,
@@ -155,7 +218,7 @@ cf_token_api_create_common(cf_req_t *req, bool orphan)
              dn ? dn : "");
     p.display_name = name;
     p.renewable = renewable && p.ttl > 0;
-    p.path = orphan ? "auth/token/create-orphan" : "auth/token/create";
+    p.path = path;
     p.parent_hmac = orphan || no_parent ? NULL : req->token->id_hmac;
     if ((rc = cf_token_create(req->srv, &p, &token, NULL, &entry)) != CF_OK)
         goto out;
@@ -170,13 +233,228 @@ out:
 static cf_err_t
 cf_token_api_create(cf_req_t *req)
 {
-    return cf_token_api_create_common(req, false);
+    return cf_token_api_create_common(req, false, NULL,
+                                      "auth/token/create");
 }
 
 static cf_err_t
 cf_token_api_create_orphan(cf_req_t *req)
 {
-    return cf_token_api_create_common(req, true);
+    return cf_token_api_create_common(req, true, NULL,
+                                      "auth/token/create-orphan");
+}
+
+/* ---- token roles ------------------------------------------------------ */
+
+#define CF_TOKEN_ROLE_PREFIX  "sys/token/role/"
+
+static cf_err_t
+cf_token_api_role_name(cf_req_t *req, const char *route, char name[129])
+{
+    const char  *p = req->rest + strlen(route);
+    size_t       n = strlen(p), i;
+
+    if (n == 0 || n > 128)
+        return cf_req_fail(req, CF_ERR_INVALID, "invalid role name");
+    for (i = 0; i < n; i++) {
+        if (p[i] == '/' || (unsigned char) p[i] < 0x21)
+            return cf_req_fail(req, CF_ERR_INVALID, "invalid role name");
+        name[i] = (char) (p[i] >= 'A' && p[i] <= 'Z' ? p[i] + 32 : p[i]);
+    }
+    name[n] = '\0';
+    return CF_OK;
+}
+
+static cf_err_t
+cf_token_api_role_load(cf_server_t *srv, const char *name, json_t **out)
+{
+    char           path[200];
+    cf_buf_t      *raw = NULL;
+    json_error_t   jerr;
+    cf_err_t       rc;
+
+    *out = NULL;
+    snprintf(path, sizeof(path), CF_TOKEN_ROLE_PREFIX "%s", name);
+    if ((rc = cf_barrier_get(srv->barrier, path, &raw)) != CF_OK)
+        return rc;
+    *out = json_loadb((const char *) raw->data, raw->len, 0, &jerr);
+    cf_buf_free(raw);
+    return json_is_object(*out) ? CF_OK : CF_ERR_INTEGRITY;
+}
+
+static cf_err_t
+cf_token_api_role_write(cf_req_t *req, const char *name, json_t *role)
+{
+    static const char *const  lists[] = { "allowed_policies",
+                                          "disallowed_policies" };
+    static const char *const  durs[][2] = {
+        { "token_period", "period" },
+        { "token_explicit_max_ttl", "explicit_max_ttl" },
+    };
+    const char  *suffix = NULL, *type = NULL;
+    char         path[200], *s;
+    json_t      *v = NULL;
+    int64_t      d = 0;
+    bool         b = false, has;
+    size_t       i;
+    cf_err_t     rc;
+
+    for (i = 0; i < 2; i++) {
+        if ((rc = cf_req_param_strlist(req, lists[i], &v, &has)) != CF_OK)
+            return rc;
+        if (has)
+            json_object_set_new(role, lists[i], v);
+    }
+    for (i = 0; i < 2; i++) {
+        rc = cf_req_param_duration(req, durs[i][0], &d, &has);
+        if (rc == CF_OK && !has)
+            rc = cf_req_param_duration(req, durs[i][1], &d, &has);
+        if (rc != CF_OK)
+            return rc;
+        if (has)
+            json_object_set_new(role, durs[i][0], json_integer(d));
+    }
+    if ((rc = cf_req_param_bool(req, "orphan", &b, &has)) != CF_OK)
+        return rc;
+    if (has)
+        json_object_set_new(role, "orphan", json_boolean(b));
+    b = true;
+    if ((rc = cf_req_param_bool(req, "renewable", &b, &has)) != CF_OK)
+        return rc;
+    if (has || json_object_get(role, "renewable") == NULL)
+        json_object_set_new(role, "renewable", json_boolean(b));
+    if ((rc = cf_req_param_str(req, "path_suffix", &suffix, &has)) != CF_OK
+        || (rc = cf_req_param_str(req, "token_type", &type, &has)) != CF_OK)
+        return rc;
+    if (suffix != NULL && (strlen(suffix) > 64 || strstr(suffix, "..")
+                           || strchr(suffix, '/')))
+        return cf_req_fail(req, CF_ERR_INVALID, "invalid path_suffix");
+    if (suffix != NULL)
+        json_object_set_new(role, "path_suffix", json_string(suffix));
+    if (type != NULL && *type != '\0' && strcmp(type, "service") != 0
+        && strcmp(type, "default-service") != 0
+        && strcmp(type, "default") != 0)
+        return cf_req_fail(req, CF_ERR_INVALID, "'token_type' must be "
+                           "\"service\"; batch tokens are not supported");
+    if (json_array_size(json_object_get(req->body, "token_bound_cidrs")) > 0)
+        return cf_req_fail(req, CF_ERR_INVALID,
+                           "'token_bound_cidrs' is not supported yet");
+    json_object_set_new(role, "name", json_string(name));
+    if ((s = json_dumps(role, JSON_COMPACT)) == NULL)
+        return CF_ERR_NOMEM;
+    snprintf(path, sizeof(path), CF_TOKEN_ROLE_PREFIX "%s", name);
+    rc = cf_barrier_put(req->srv->barrier, path, s, strlen(s));
+    cf_mem_free(s);
+    return rc == CF_OK ? cf_req_reply_none(req) : rc;
+}
+
+static cf_err_t
+cf_token_api_role(cf_req_t *req)
+{
+    char       name[129], path[200];
+    json_t    *role = NULL, *out;
+    cf_err_t   rc;
+
+    if ((rc = cf_token_api_role_name(req, "roles/", name)) != CF_OK)
+        return rc;
+    rc = cf_token_api_role_load(req->srv, name, &role);
+    if (rc != CF_OK && rc != CF_ERR_NOT_FOUND)
+        return rc;
+    if (req->op == CF_OP_DELETE) {
+        json_decref(role);
+        snprintf(path, sizeof(path), CF_TOKEN_ROLE_PREFIX "%s", name);
+        rc = cf_barrier_delete(req->srv->barrier, path);
+        return rc == CF_OK ? cf_req_reply_none(req) : rc;
+    }
+    if (req->op == CF_OP_READ) {
+        if (role == NULL)
+            return cf_req_fail(req, CF_ERR_NOT_FOUND, "role not found");
+        out = json_pack("{s:s, s:O, s:O, s:b, s:b, s:s, s:I, s:I, s:I, "
+                        "s:I, s:s, s:[]}", "name", name,
+                        "allowed_policies",
+                        json_object_get(role, "allowed_policies")
+                        ? json_object_get(role, "allowed_policies")
+                        : json_array(),
+                        "disallowed_policies",
+                        json_object_get(role, "disallowed_policies")
+                        ? json_object_get(role, "disallowed_policies")
+                        : json_array(),
+                        "orphan", json_is_true(json_object_get(role,
+                                                               "orphan")),
+                        "renewable", json_is_true(json_object_get(role,
+                                                            "renewable")),
+                        "path_suffix",
+                        json_string_value(json_object_get(role,
+                                                          "path_suffix"))
+                        ? json_string_value(json_object_get(role,
+                                                            "path_suffix"))
+                        : "",
+                        "period", json_integer_value(json_object_get(role,
+                                                          "token_period")),
+                        "token_period",
+                        json_integer_value(json_object_get(role,
+                                                           "token_period")),
+                        "explicit_max_ttl",
+                        json_integer_value(json_object_get(role,
+                                                "token_explicit_max_ttl")),
+                        "token_explicit_max_ttl",
+                        json_integer_value(json_object_get(role,
+                                                "token_explicit_max_ttl")),
+                        "token_type", "default-service",
+                        "token_bound_cidrs");
+        json_decref(role);
+        return cf_req_reply_data(req, out);
+    }
+    if (role == NULL && (role = json_object()) == NULL)
+        return CF_ERR_NOMEM;
+    rc = cf_token_api_role_write(req, name, role);
+    json_decref(role);
+    return rc;
+}
+
+static cf_err_t
+cf_token_api_roles_list(cf_req_t *req)
+{
+    cf_strlist_t  *l = NULL;
+    json_t        *keys;
+    size_t         i;
+    cf_err_t       rc;
+
+    if ((rc = cf_barrier_list(req->srv->barrier, CF_TOKEN_ROLE_PREFIX, &l))
+        != CF_OK)
+        return rc;
+    if (l->len == 0) {
+        cf_strlist_free(l);
+        return cf_req_fail(req, CF_ERR_NOT_FOUND, "no roles");
+    }
+    keys = json_array();
+    for (i = 0; i < l->len; i++)
+        json_array_append_new(keys, json_string(l->items[i]));
+    cf_strlist_free(l);
+    return cf_req_reply_data(req, json_pack("{s:o}", "keys", keys));
+}
+
+static cf_err_t
+cf_token_api_create_role(cf_req_t *req)
+{
+    char        name[129], path[300];
+    const char *suffix;
+    json_t     *role = NULL;
+    cf_err_t    rc;
+
+    if ((rc = cf_token_api_role_name(req, "create/", name)) != CF_OK)
+        return rc;
+    rc = cf_token_api_role_load(req->srv, name, &role);
+    if (rc == CF_ERR_NOT_FOUND)
+        return cf_req_fail(req, CF_ERR_INVALID, "unknown role %s", name);
+    if (rc != CF_OK)
+        return rc;
+    suffix = json_string_value(json_object_get(role, "path_suffix"));
+    snprintf(path, sizeof(path), "auth/token/create/%s%s%s", name,
+             suffix && *suffix ? "/" : "", suffix ? suffix : "");
+    rc = cf_token_api_create_common(req, false, role, path);
+    json_decref(role);
+    return rc;
 }
 
 /* The token a request names: "self", its "token" param, or its
@@ -389,6 +667,10 @@ cf_token_api_accessors(cf_req_t *req)
 static const cf_path_t  cf_token_paths[] = {
     { "create",          CF_OP_WRITE, cf_token_api_create },
     { "create-orphan",   CF_OP_WRITE, cf_token_api_create_orphan },
+    { "create/+",        CF_OP_WRITE, cf_token_api_create_role },
+    { "roles",           CF_OP_LIST,  cf_token_api_roles_list },
+    { "roles/",          CF_OP_LIST,  cf_token_api_roles_list },
+    { "roles/+",         CF_RW | CF_OP_DELETE, cf_token_api_role },
     { "lookup",          CF_RW,       cf_token_api_lookup },
     { "lookup-self",     CF_RW,       cf_token_api_lookup_self },
     { "lookup-accessor", CF_OP_WRITE, cf_token_api_lookup_accessor },

@@ -178,3 +178,36 @@ def test_default_policy_self_service_only(srv):
     assert s.post("auth/token/create", {}, token=a).status_code == 403
     assert s.post("auth/token/renew-self", {}, token=a).status_code == 200
     assert s.post("cubbyhole/x", {"a": "b"}, token=a).status_code == 204
+
+
+def test_token_roles(srv):
+    s, root, c = srv
+    r = s.post("auth/token/roles/ci", {
+        "allowed_policies": ["build", "deploy"],
+        "disallowed_policies": ["admin"], "orphan": True,
+        "token_period": "1h", "path_suffix": "v1"}, token=root)
+    assert r.status_code == 204, r.text
+    role = s.get("auth/token/roles/ci", token=root).json()["data"]
+    assert role["allowed_policies"] == ["build", "deploy"]
+    assert role["orphan"] is True and role["token_period"] == 3600
+    assert s.req("LIST", "auth/token/roles", token=root).json()[
+        "data"]["keys"] == ["ci"]
+
+    # no policies asked: the role's allowed ones (+ default)
+    a = s.post("auth/token/create/ci", {}, token=root).json()["auth"]
+    assert a["policies"] == ["build", "default", "deploy"]
+    assert a["orphan"] is True and 3590 <= a["lease_duration"] <= 3600
+    d = s.lookup_self(a["client_token"]).json()["data"]
+    assert d["path"] == "auth/token/create/ci/v1"
+    # a subset is fine; anything else is refused
+    a = s.post("auth/token/create/ci", {"policies": ["build"]},
+               token=root).json()["auth"]
+    assert a["policies"] == ["build", "default"]
+    for pol in (["admin"], ["other"]):
+        r = s.post("auth/token/create/ci", {"policies": pol}, token=root)
+        assert r.status_code == 400, (pol, r.text)
+    assert s.post("auth/token/create/nope", {}, token=root) \
+        .status_code == 400
+    assert s.req("DELETE", "auth/token/roles/ci", token=root) \
+        .status_code == 204
+    assert s.get("auth/token/roles/ci", token=root).status_code == 404
