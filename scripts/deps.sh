@@ -7,8 +7,10 @@ pkgs=(
     build-essential cmake pkg-config git curl ca-certificates
     libssl-dev libp11-dev libp11-kit-dev libmicrohttpd-dev libjansson-dev
     libsqlite3-dev libgfshare-dev sqlite3
+    libcurl4-openssl-dev
     softhsm2 opensc
     libcmocka-dev python3 python3-pytest python3-requests python3-hvac
+    python3-jwt python3-cryptography
     wrk
 )
 
