@@ -426,6 +426,72 @@ cf_token_policies_normalise(const json_t *names, bool no_default)
 }
 
 cf_err_t
+cf_token_tidy(cf_server_t *srv, unsigned *removed)
+{
+    cf_strlist_t  *l = NULL, *kids = NULL;
+    json_t        *e = NULL, *x = NULL;
+    const char    *th;
+    char           path[600];
+    time_t         now = time(NULL);
+    json_int_t     exp;
+    size_t         i, j;
+    cf_err_t       rc;
+
+    *removed = 0;
+    /* Expired tokens (and their trees). */
+    if ((rc = cf_barrier_list(srv->barrier, "sys/token/id/", &l)) != CF_OK)
+        return rc;
+    for (i = 0; i < l->len; i++) {
+        if (cf_token_load(srv, l->items[i], &e) != CF_OK)
+            continue;
+        exp = json_integer_value(json_object_get(e, "expire_time"));
+        json_decref(e);
+        if (exp > 0 && now >= exp
+            && cf_token_revoke(srv, l->items[i], true) == CF_OK)
+            (*removed)++;
+    }
+    cf_strlist_free(l);
+    /* Accessor indexes whose token is gone. */
+    if ((rc = cf_barrier_list(srv->barrier, "sys/token/accessor/", &l))
+        != CF_OK)
+        return rc;
+    for (i = 0; i < l->len; i++) {
+        snprintf(path, sizeof(path), "sys/token/accessor/%s", l->items[i]);
+        if (cf_token_get_json(srv, path, &e) != CF_OK)
+            continue;
+        th = json_string_value(json_object_get(e, "id_hmac"));
+        if (th != NULL && cf_token_load(srv, th, &x) == CF_ERR_NOT_FOUND)
+            (void) cf_barrier_delete(srv->barrier, path);
+        json_decref(x);
+        x = NULL;
+        json_decref(e);
+    }
+    cf_strlist_free(l);
+    /* Child indexes of parents or children that are gone. */
+    if ((rc = cf_barrier_list(srv->barrier, "sys/token/parent/", &l))
+        != CF_OK)
+        return rc;
+    for (i = 0; i < l->len; i++) {
+        snprintf(path, sizeof(path), "sys/token/parent/%s", l->items[i]);
+        if (cf_barrier_list(srv->barrier, path, &kids) != CF_OK)
+            continue;
+        for (j = 0; j < kids->len; j++) {
+            if (cf_token_load(srv, kids->items[j], &e) == CF_OK) {
+                json_decref(e);
+                continue;
+            }
+            snprintf(path, sizeof(path), "sys/token/parent/%s%s",
+                     l->items[i], kids->items[j]);
+            (void) cf_barrier_delete(srv->barrier, path);
+        }
+        cf_strlist_free(kids);
+        kids = NULL;
+    }
+    cf_strlist_free(l);
+    return CF_OK;
+}
+
+cf_err_t
 cf_token_list_ids(cf_server_t *srv, cf_strlist_t **out)
 {
     return cf_barrier_list(srv->barrier, "sys/token/id/", out);

@@ -244,6 +244,21 @@ cf_token_api_create_orphan(cf_req_t *req)
                                       "auth/token/create-orphan");
 }
 
+static cf_err_t
+cf_token_api_tidy(cf_req_t *req)
+{
+    unsigned  n = 0;
+    cf_err_t  rc;
+
+    if ((rc = cf_token_tidy(req->srv, &n)) != CF_OK)
+        return rc;
+    cf_log_info("token", "tidy revoked %u expired tokens", n);
+    /* Vault answers 202 and tidies in the background; here it is done. */
+    return cf_req_reply_bare(req, 202, json_pack("{s:s, s:[s]}",
+                             "request_id", req->request_id, "warnings",
+                             "Tidy operation completed."));
+}
+
 /* ---- token roles ------------------------------------------------------ */
 
 #define CF_TOKEN_ROLE_PREFIX  "sys/token/role/"
@@ -668,6 +683,7 @@ static const cf_path_t  cf_token_paths[] = {
     { "create",          CF_OP_WRITE, cf_token_api_create },
     { "create-orphan",   CF_OP_WRITE, cf_token_api_create_orphan },
     { "create/+",        CF_OP_WRITE, cf_token_api_create_role },
+    { "tidy",            CF_OP_WRITE, cf_token_api_tidy },
     { "roles",           CF_OP_LIST,  cf_token_api_roles_list },
     { "roles/",          CF_OP_LIST,  cf_token_api_roles_list },
     { "roles/+",         CF_RW | CF_OP_DELETE, cf_token_api_role },

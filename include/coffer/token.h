@@ -88,6 +88,10 @@ json_t *cf_token_auth_block(const json_t *entry, const char *client_token);
  * "default" added unless no_default. Owned; NULL on OOM. */
 json_t *cf_token_policies_normalise(const json_t *names, bool no_default);
 
+/* auth/token/tidy: revoke expired tokens, drop accessor and child
+ * indexes whose tokens are gone. *removed: tokens revoked. */
+cf_err_t cf_token_tidy(cf_server_t *srv, unsigned *removed);
+
 /* The id HMACs of every stored token (owned). */
 cf_err_t cf_token_list_ids(cf_server_t *srv, cf_strlist_t **out);
 

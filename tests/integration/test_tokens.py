@@ -129,6 +129,14 @@ def test_renew_and_expiry(srv):
                token=root)
     assert d.status_code == 400            # expired, cleaned up
 
+    # tidy revokes expired tokens nobody looked up
+    gone = new_token(c, ttl="1s")
+    time.sleep(1.2)
+    r = s.post("auth/token/tidy", {}, token=root)
+    assert r.status_code == 202, r.text
+    assert gone["accessor"] not in c.auth.token.list_accessors()[
+        "data"]["keys"]
+
     nr = new_token(c, renewable=False)
     r = s.post("auth/token/renew", {"token": nr["client_token"]},
                token=root)
