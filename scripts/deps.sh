@@ -10,6 +10,7 @@ pkgs=(
     libcurl4-openssl-dev
     softhsm2 opensc
     libcmocka-dev python3 python3-pytest python3-requests python3-hvac
+    clang libclang-rt-14-dev
     python3-jwt python3-cryptography
     wrk
 )
