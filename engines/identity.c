@@ -15,13 +15,16 @@
 
 /* ---- shared ---------------------------------------------------------- */
 
-/* The segment of req->rest after `route`, or NULL when empty. */
+/* The rest of req->rest after `route`, or NULL when req->rest does not
+ * start with route or nothing follows it. */
 static const char *
 cf_id_arg(const cf_req_t *req, const char *route)
 {
-    const char  *p = req->rest + strlen(route);
+    size_t  n = strlen(route);
 
-    return *p != '\0' ? p : NULL;
+    if (strncmp(req->rest, route, n) != 0 || req->rest[n] == '\0')
+        return NULL;
+    return req->rest + n;
 }
 
 /* Look "<kind>-name/<name>" up and load the record it names. */
@@ -261,10 +264,6 @@ cf_id_entity(cf_req_t *req)
 
     if (strcmp(req->rest, "entity") == 0)
         return cf_id_entity_write(req, NULL);
-    if (strncmp(req->rest, "entity/id/", 10) != 0)
-        id = NULL;
-    if (strncmp(req->rest, "entity/name/", 12) != 0)
-        nm = NULL;
     if (id == NULL && nm == NULL)
         return cf_req_fail(req, CF_ERR_NOT_FOUND, "unsupported path");
     rc = id != NULL ? cf_identity_get(req->srv, "entity", id, &e)
@@ -479,10 +478,6 @@ cf_id_group(cf_req_t *req)
 
     if (strcmp(req->rest, "group") == 0)
         return cf_id_group_write(req, NULL);
-    if (strncmp(req->rest, "group/id/", 9) != 0)
-        id = NULL;
-    if (strncmp(req->rest, "group/name/", 11) != 0)
-        nm = NULL;
     if (id == NULL && nm == NULL)
         return cf_req_fail(req, CF_ERR_NOT_FOUND, "unsupported path");
     rc = id != NULL ? cf_identity_get(req->srv, "group", id, &g)

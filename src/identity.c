@@ -122,10 +122,13 @@ cf_identity_entity_create(cf_server_t *srv, const char *name,
         name = gen;
     }
     cf_identity_now(now);
-    e = json_pack("{s:s, s:s, s:O, s:O, s:b, s:[], s:s, s:s}", "id", id,
-                  "name", name, "metadata", metadata ? metadata
-                                                      : json_object(),
-                  "policies", policies ? policies : json_array(),
+    /* "o" steals: fresh objects or copies, never the caller's. */
+    e = json_pack("{s:s, s:s, s:o, s:o, s:b, s:[], s:s, s:s}", "id", id,
+                  "name", name, "metadata", metadata
+                                            ? json_deep_copy(metadata)
+                                            : json_object(),
+                  "policies", policies ? json_deep_copy(policies)
+                                       : json_array(),
                   "disabled", disabled, "alias_ids",
                   "creation_time", now, "last_update_time", now);
     idx = json_pack("{s:s}", "id", id);
@@ -159,10 +162,10 @@ cf_identity_alias_create(cf_server_t *srv, json_t *entity,
         return CF_ERR_NOMEM;
     cf_uuid_new(id);
     cf_identity_now(now);
-    a = json_pack("{s:s, s:s, s:O, s:s, s:O, s:s, s:s}", "id", id,
+    a = json_pack("{s:s, s:s, s:O, s:s, s:o, s:s, s:s}", "id", id,
                   "name", name, "canonical_id",
                   json_object_get(entity, "id"), "mount_accessor", accessor,
-                  "metadata", meta ? (json_t *) meta : json_object(),
+                  "metadata", meta ? json_deep_copy(meta) : json_object(),
                   "creation_time", now, "last_update_time", now);
     idx = json_pack("{s:s}", "id", id);
     rc = a != NULL && idx != NULL ? CF_OK : CF_ERR_NOMEM;
