@@ -384,15 +384,18 @@ cf_token_api_role(cf_req_t *req)
     if (req->op == CF_OP_READ) {
         if (role == NULL)
             return cf_req_fail(req, CF_ERR_NOT_FOUND, "role not found");
-        out = json_pack("{s:s, s:O, s:O, s:b, s:b, s:s, s:I, s:I, s:I, "
+        /* "o" steals: copies or fresh arrays. */
+        out = json_pack("{s:s, s:o, s:o, s:b, s:b, s:s, s:I, s:I, s:I, "
                         "s:I, s:s, s:[]}", "name", name,
                         "allowed_policies",
                         json_object_get(role, "allowed_policies")
-                        ? json_object_get(role, "allowed_policies")
+                        ? json_deep_copy(json_object_get(role,
+                                                  "allowed_policies"))
                         : json_array(),
                         "disallowed_policies",
                         json_object_get(role, "disallowed_policies")
-                        ? json_object_get(role, "disallowed_policies")
+                        ? json_deep_copy(json_object_get(role,
+                                                  "disallowed_policies"))
                         : json_array(),
                         "orphan", json_is_true(json_object_get(role,
                                                                "orphan")),
