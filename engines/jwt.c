@@ -21,12 +21,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "auth_common.h"
 #include "coffer/log.h"
 #include "jwt_verify.h"
-
-#define CF_JWT_NAME_MAX   128
-#define CF_JWT_KEY        (CF_JWT_NAME_MAX + 16)
 
 /* Vault's leeway defaults, used when a role says 0; -1 turns one off. */
 #define CF_JWT_SKEW_DEFAULT  60
@@ -311,21 +307,6 @@ cf_jwt_config(cf_req_t *req)
 
 /* ---- roles ------------------------------------------------------------ */
 
-/* The role name of "role/<name>", lowercased. */
-static cf_err_t
-cf_jwt_role_name(cf_req_t *req, char name[CF_JWT_NAME_MAX + 1])
-{
-    const char  *p = req->rest + strlen("role/");
-    size_t       n = strlen(p), i;
-
-    if (n == 0 || n > CF_JWT_NAME_MAX)
-        return cf_req_fail(req, CF_ERR_INVALID, "invalid role name");
-    for (i = 0; i < n; i++)
-        name[i] = (char) (p[i] >= 'A' && p[i] <= 'Z' ? p[i] + 32 : p[i]);
-    name[n] = '\0';
-    return CF_OK;
-}
-
 /* A leeway: a duration, or -1 (as a number or string) for "off". */
 static cf_err_t
 cf_jwt_param_leeway(cf_req_t *req, const char *name, json_t *role)
@@ -488,8 +469,6 @@ cf_jwt_role_parse(cf_req_t *req, json_t *role)
     if (rc == CF_OK && (rc = cf_jwt_param_map(req, "claim_mappings", &v))
                        == CF_OK && v != NULL)
         json_object_set_new(role, "claim_mappings", v);
-    if (rc == CF_OK)
-        rc = cf_auth_token_fields_parse(req, role);
     if (rc != CF_OK)
         return rc;
 
@@ -533,7 +512,7 @@ cf_jwt_role_parse(cf_req_t *req, json_t *role)
     return CF_OK;
 }
 
-/* A role as Vault reads it back. Owned. */
+/* A role as Vault reads it back (without token_* fields). Owned. */
 static json_t *
 cf_jwt_role_describe(const json_t *role)
 {
@@ -568,63 +547,13 @@ cf_jwt_role_describe(const json_t *role)
     v = json_object_get(role, "claim_mappings");
     json_object_set_new(out, "claim_mappings",
                         v != NULL ? json_deep_copy(v) : json_null());
-    cf_auth_token_fields_describe(role, out);
     return out;
 }
 
 static cf_err_t
 cf_jwt_role(cf_req_t *req)
 {
-    char       name[CF_JWT_NAME_MAX + 1], key[CF_JWT_KEY];
-    json_t    *role = NULL;
-    cf_err_t   rc;
-
-    if ((rc = cf_jwt_role_name(req, name)) != CF_OK)
-        return rc;
-    snprintf(key, sizeof(key), "role/%s", name);
-    if (req->op == CF_OP_DELETE) {
-        rc = cf_view_delete(req, key);
-        return rc == CF_OK || rc == CF_ERR_NOT_FOUND ? cf_req_reply_none(req)
-                                                    : rc;
-    }
-    rc = cf_view_get_json(req, key, &role);
-    if (rc != CF_OK && rc != CF_ERR_NOT_FOUND)
-        return rc;
-    if (req->op == CF_OP_READ) {
-        if (role == NULL)
-            return cf_req_fail(req, CF_ERR_NOT_FOUND, "role not found");
-        rc = cf_req_reply_data(req, cf_jwt_role_describe(role));
-        json_decref(role);
-        return rc;
-    }
-    if (role == NULL && (role = json_object()) == NULL)
-        return CF_ERR_NOMEM;
-    if ((rc = cf_jwt_role_parse(req, role)) == CF_OK
-        && (rc = cf_view_put_json(req, key, role)) == CF_OK)
-        rc = cf_req_reply_none(req);
-    json_decref(role);
-    return rc;
-}
-
-static cf_err_t
-cf_jwt_role_list(cf_req_t *req)
-{
-    cf_strlist_t  *l = NULL;
-    json_t        *keys;
-    size_t         i;
-    cf_err_t       rc;
-
-    if ((rc = cf_view_list(req, "role/", &l)) != CF_OK)
-        return rc;
-    if (l->len == 0) {
-        cf_strlist_free(l);
-        return cf_req_fail(req, CF_ERR_NOT_FOUND, "no roles");
-    }
-    keys = json_array();
-    for (i = 0; i < l->len; i++)
-        json_array_append_new(keys, json_string(l->items[i]));
-    cf_strlist_free(l);
-    return cf_req_reply_data(req, json_pack("{s:o}", "keys", keys));
+    return cf_jwt_role_crud(req, cf_jwt_role_parse, cf_jwt_role_describe);
 }
 
 /* ---- login ------------------------------------------------------------ */
@@ -822,33 +751,15 @@ cf_jwt_claims_ok(const json_t *cfg, const json_t *role, const json_t *c,
     return cf_jwt_groups_ok(role, c, why);
 }
 
-/* Issue the login token. alias: the entity alias name (the user claim);
- * identity aliases are made by the core once it has them. */
-static cf_err_t
-cf_jwt_issue(cf_req_t *req, const json_t *role, const char *alias,
-             json_t *meta)
-{
-    char      *disp = NULL, *path = NULL;
-    cf_err_t   rc = CF_ERR_NOMEM;
-
-    if (asprintf(&disp, "%s-%s", req->mount->type, alias) >= 0
-        && asprintf(&path, "%slogin", req->mount->path) >= 0)
-        rc = cf_auth_issue_token(req, role, disp, path, meta);
-    free(disp);
-    free(path);
-    return rc;
-}
-
 static cf_err_t
 cf_jwt_login(cf_req_t *req)
 {
-    char         rname[CF_JWT_NAME_MAX + 1], key[CF_JWT_KEY];
+    char         rname[CF_JWT_ROLE_NAME_MAX + 1];
     const char  *name = NULL, *jwt = NULL, *why = "", *uc;
     json_t      *cfg = NULL, *role = NULL, *meta = NULL, *user;
     cf_jwt_t    *t = NULL;
     char        *issuer = NULL, *alias = NULL;
     bool         has;
-    size_t       i;
     cf_err_t     rc;
 
     if ((rc = cf_req_param_str(req, "role", &name, &has)) != CF_OK
@@ -868,13 +779,8 @@ cf_jwt_login(cf_req_t *req)
         rc = cf_req_fail(req, CF_ERR_INVALID, "missing role");
         goto out;
     }
-    for (i = 0; name[i] != '\0' && i < CF_JWT_NAME_MAX; i++)
-        rname[i] = (char) (name[i] >= 'A' && name[i] <= 'Z' ? name[i] + 32
-                                                            : name[i]);
-    rname[i] = '\0';
-    snprintf(key, sizeof(key), "role/%s", rname);
-    rc = cf_view_get_json(req, key, &role);
-    if (rc == CF_ERR_NOT_FOUND || name[i] != '\0' || strchr(rname, '/')) {
+    rc = cf_jwt_role_load(req, name, rname, &role);
+    if (rc == CF_ERR_NOT_FOUND) {
         rc = cf_jwt_login_failed(req, "jwt", "role not found");
         goto out;
     }
@@ -913,7 +819,7 @@ cf_jwt_login(cf_req_t *req)
     if (rc == CF_ERR_CRYPTO)
         rc = cf_jwt_login_failed(req, "jwt", why);
     if (rc == CF_OK)
-        rc = cf_jwt_issue(req, role, alias, meta);
+        rc = cf_jwt_role_issue(req, role, alias, meta);
 out:
     free(alias);
     free(issuer);

@@ -4,8 +4,8 @@
  * OpenSSL EVP against PEM keys or a JWKS (RS256/384/512, PS256/384/512,
  * ES256/384/512, EdDSA; never "none" or HMAC), checks its time claims,
  * reads claims by name or JSON pointer, matches Vault's globs, and
- * fetches JSON documents over HTTP(S) with libcurl (jwt_http.c).
- * Internal to engines/.
+ * fetches JSON documents over HTTP(S) with libcurl (jwt_http.c); and
+ * keeps the roles both methods store (jwt_role.c). Internal to engines/.
  *
  * Thread-safety: no shared state; libcurl's global init runs once.
  * Failures carry a short static reason (*why) for a debug log line; it
@@ -112,6 +112,37 @@ bool cf_jwt_glob(const char *pattern, const char *s);
  * the debug log under module. */
 cf_err_t cf_jwt_login_failed(cf_req_t *req, const char *module,
                              const char *why);
+
+/* ---- roles (jwt_role.c) ---- */
+
+#define CF_JWT_ROLE_NAME_MAX  128
+
+/* Apply a request's method-specific role fields to role (create or
+ * update); 400 naming the field. The token_* fields are done after. */
+typedef cf_err_t (*cf_jwt_role_parse_t)(cf_req_t *req, json_t *role);
+/* A stored role as Vault reads it back, without the token_* fields
+ * (added after). Owned; NULL on OOM. */
+typedef json_t *(*cf_jwt_role_describe_t)(const json_t *role);
+
+/* role/<name>: read, create/update, delete. */
+cf_err_t cf_jwt_role_crud(cf_req_t *req, cf_jwt_role_parse_t parse,
+                          cf_jwt_role_describe_t describe);
+
+/* LIST role/. */
+cf_err_t cf_jwt_role_list(cf_req_t *req);
+
+/* The role called name (case-insensitive) for a login: *role owned,
+ * rname its stored name. CF_ERR_NOT_FOUND for no such role or a name no
+ * role can have. */
+cf_err_t cf_jwt_role_load(cf_req_t *req, const char *name,
+                          char rname[CF_JWT_ROLE_NAME_MAX + 1],
+                          json_t **role);
+
+/* Issue the login token from role's token_* fields: display name
+ * "<mount type>-<who>", metadata meta (borrowed; NULL is CF_ERR_NOMEM,
+ * so a failed json_pack can be passed straight in). */
+cf_err_t cf_jwt_role_issue(cf_req_t *req, const json_t *role,
+                           const char *who, json_t *meta);
 
 /* One HTTP exchange of a JSON document. */
 typedef struct {

@@ -8,6 +8,7 @@ over HTTPS with a self-signed certificate made by the openssl CLI when
 asked. Servers are stopped by the fixture that started them.
 """
 import base64
+import datetime
 import http.server
 import json
 import os
@@ -17,7 +18,9 @@ import threading
 import time
 
 import jwt as pyjwt
-from cryptography.hazmat.primitives import serialization
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509.oid import NameOID
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 
@@ -53,6 +56,19 @@ class Key:
         return self.pub.public_bytes(
             serialization.Encoding.PEM,
             serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+    def cert(self):
+        """A self-signed certificate for the key, in PEM."""
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME,
+                                             "sa-signer")])
+        now = datetime.datetime.utcnow()
+        c = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+             .public_key(self.pub).serial_number(x509.random_serial_number())
+             .not_valid_before(now - datetime.timedelta(minutes=5))
+             .not_valid_after(now + datetime.timedelta(days=1))
+             .sign(self.priv, None if self.kind == "ed25519"
+                   else hashes.SHA256()))
+        return c.public_bytes(serialization.Encoding.PEM).decode()
 
     def jwk(self):
         d = {"use": "sig"}
