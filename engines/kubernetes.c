@@ -57,12 +57,13 @@ cf_kubernetes_config_read(cf_req_t *req)
     if (rc != CF_OK)
         return rc;
     keys = json_object_get(cfg, "pem_keys");
-    out = json_pack("{s:s, s:s, s:O, s:s, s:b, s:b, s:b}",
+    out = json_pack("{s:s, s:s, s:o, s:s, s:b, s:b, s:b}",
                     "kubernetes_host",
                     cf_kubernetes_str(cfg, "kubernetes_host"),
                     "kubernetes_ca_cert",
                     cf_kubernetes_str(cfg, "kubernetes_ca_cert"),
-                    "pem_keys", keys != NULL ? keys : json_array(),
+                    "pem_keys", keys != NULL ? json_deep_copy(keys)
+                                             : json_array(),
                     "issuer", cf_kubernetes_str(cfg, "issuer"),
                     "disable_iss_validation",
                     json_is_true(json_object_get(cfg,
@@ -73,7 +74,7 @@ cf_kubernetes_config_read(cf_req_t *req)
                     "token_reviewer_jwt_set",
                     *cf_kubernetes_str(cfg, "token_reviewer_jwt") != '\0');
     json_decref(cfg);
-    return cf_req_reply_data(req, out);
+    return out != NULL ? cf_req_reply_data(req, out) : CF_ERR_NOMEM;
 }
 
 /* Write a new config, replacing the old one (as Vault does). */
