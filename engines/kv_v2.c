@@ -43,6 +43,11 @@ typedef enum {
 
 /* ---- small helpers --------------------------------------------------- */
 
+/* Metadata member holding {"v": n, "data": {...}}: a copy of the current
+ * version's data, so a read of the latest version is one storage read.
+ * Never shown by metadata reads; dropped before a destroy of version n. */
+#define CF_KV_V2_LATEST  "latest"
+
 static int64_t
 cf_kv_v2_int(const json_t *o, const char *name)
 {
@@ -412,6 +417,19 @@ cf_kv_v2_data_load(cf_req_t *req, const char *key, int64_t v, json_t **out)
     return CF_OK;
 }
 
+/* The inline copy of version v's data kept in the metadata when v is the
+ * current version (owned), else NULL. */
+static json_t *
+cf_kv_v2_latest(const json_t *meta, int64_t v)
+{
+    const json_t  *l = json_object_get(meta, CF_KV_V2_LATEST);
+    json_t        *d = json_object_get(l, "data");
+
+    if (cf_kv_v2_int(l, "v") != v || !json_is_object(d))
+        return NULL;
+    return json_incref(d);
+}
+
 /* The data (owned) and version metadata (owned) a read names. A deleted
  * or destroyed version answers 404 whose data is {<field>: null,
  * metadata: {...}}, as Vault's, and returns CF_ERR_NOT_FOUND. */
@@ -433,7 +451,11 @@ cf_kv_v2_read_version(cf_req_t *req, const char *key, const char *field,
         goto out;
     }
     cf_kv_time(0, now);
-    if (json_is_true(json_object_get(vm, "destroyed"))
+    if (!json_is_true(json_object_get(vm, "destroyed"))
+        && !cf_kv_v2_is_deleted(vm, now)
+        && (*data = cf_kv_v2_latest(meta, v)) != NULL)
+        rc = CF_OK;                     /* one storage read, not two */
+    else if (json_is_true(json_object_get(vm, "destroyed"))
         || cf_kv_v2_is_deleted(vm, now)
         || (rc = cf_kv_v2_data_load(req, key, v, data)) == CF_ERR_NOT_FOUND)
         rc = cf_kv_reply_404(req, json_pack("{s:n, s:O}", field,
@@ -628,6 +650,9 @@ cf_kv_v2_data_write(cf_req_t *req, const char *key, bool patch)
     }
     json_object_set_new(meta, "current_version", json_integer(n));
     json_object_set_new(meta, "updated_time", json_string(now));
+    json_object_set_new(meta, CF_KV_V2_LATEST,
+                        json_pack("{s:I, s:O}", "v", (json_int_t) n,
+                                  "data", data));
     if (fresh)
         json_object_set_new(meta, "created_time", json_string(now));
     if ((rc = cf_kv_v2_prune(key, meta, cf_kv_v2_max_versions(&cfg, meta),
@@ -648,6 +673,26 @@ out:
 }
 
 /* Mark, unmark or destroy versions of a key under its lock. */
+/* If the inline copy is of one of vers, store meta without it. */
+static cf_err_t
+cf_kv_v2_drop_latest(cf_req_t *req, const char *key, json_t *meta,
+                     const int64_t *vers, size_t nvers)
+{
+    int64_t  lv;
+    size_t   i;
+
+    if (json_object_get(meta, CF_KV_V2_LATEST) == NULL)
+        return CF_OK;
+    lv = cf_kv_v2_int(json_object_get(meta, CF_KV_V2_LATEST), "v");
+    for (i = 0; i < nvers; i++) {
+        if (vers[i] == lv) {
+            json_object_del(meta, CF_KV_V2_LATEST);
+            return cf_kv_v2_meta_store(req, key, meta);
+        }
+    }
+    return CF_OK;
+}
+
 static cf_err_t
 cf_kv_v2_apply(cf_req_t *req, const char *key, const int64_t *vers,
                size_t nvers, cf_kv_v2_action_t act)
@@ -669,6 +714,12 @@ cf_kv_v2_apply(cf_req_t *req, const char *key, const int64_t *vers,
         goto out;
     }
     if (rc != CF_OK)
+        goto out;
+    /* The inline copy of the current version's data is wiped (metadata
+     * stored without it) before anything else a destroy does. */
+    if (act == CF_KV_V2_DESTROY
+        && (rc = cf_kv_v2_drop_latest(req, key, meta, vers, nvers))
+           != CF_OK)
         goto out;
     cf_kv_time(0, now);
     for (i = 0; i < nvers; i++) {
@@ -800,6 +851,7 @@ cf_kv_v2_metadata_read(cf_req_t *req, const char *key)
         return cf_kv_reply_404(req, NULL);
     if (rc != CF_OK)
         return rc;
+    json_object_del(meta, CF_KV_V2_LATEST);     /* data, not metadata */
     cf_kv_v2_duration(cf_kv_v2_int(meta, "delete_version_after"), dva);
     json_object_set_new(meta, "delete_version_after", json_string(dva));
     if (json_object_get(meta, "custom_metadata") == NULL)
