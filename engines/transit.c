@@ -1599,7 +1599,29 @@ static const cf_path_t  cf_transit_paths[] = {
     CF_PATH_END
 };
 
+/* Background auto-rotation (ticker.c): every key whose latest version
+ * is older than its auto_rotate_period gets a new version, used or not. */
+static void
+cf_transit_tick(cf_req_t *req)
+{
+    cf_strlist_t         *names = NULL;
+    cf_transit_policy_t  *p = NULL;
+    size_t                i;
+
+    if (cf_view_list(req, "policy/", &names) != CF_OK)
+        return;
+    for (i = 0; i < names->len; i++) {
+        if (cf_transit_policy_get(req, names->items[i], &p) != CF_OK)
+            continue;
+        (void) cf_transit_auto_rotate(req, &p);
+        cf_transit_policy_put(p);
+        p = NULL;
+    }
+    cf_strlist_free(names);
+}
+
 const cf_engine_t  cf_transit_engine = {
     .name = "transit", .paths = cf_transit_paths,
     .mount = cf_transit_mount, .unmount = cf_transit_unmount,
+    .tick = cf_transit_tick,
 };

@@ -683,6 +683,43 @@ cf_router_view_key(cf_server_t *srv, const char *mount_path,
     return full;
 }
 
+void
+cf_router_tick(cf_server_t *srv)
+{
+    cf_mount_table_t  *t = cf_router_acquire(srv->router);
+    cf_req_t           req;
+    json_t            *e;
+    size_t             i, j;
+
+    for (i = 0; t != NULL && i < t->n; i++) {
+        if (t->mounts[i].engine->tick == NULL)
+            continue;
+        memset(&req, 0, sizeof(req));
+        req.srv = srv;
+        req.op = CF_OP_UPDATE;
+        req.method = "TICK";
+        req.mount = &t->mounts[i];
+        req.rest = "";
+        if ((req.path = strdup(t->mounts[i].path)) == NULL
+            || (req.body = json_object()) == NULL) {
+            free(req.path);
+            break;
+        }
+        cf_uuid_new(req.request_id);
+        t->mounts[i].engine->tick(&req);
+        json_array_foreach(req.errors, j, e)
+            cf_log_warn("router", "tick of %s: %s", t->mounts[i].path,
+                        json_string_value(e));
+        free(req.path);
+        json_decref(req.body);
+        json_decref(req.resp);
+        json_decref(req.warnings);
+        json_decref(req.errors);
+        free(req.raw);
+    }
+    cf_mount_table_release(t);
+}
+
 cf_err_t
 cf_router_view_delete_prefix(cf_server_t *srv, const char *mount_path,
                              const char *prefix)

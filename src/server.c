@@ -26,6 +26,7 @@
 #include "coffer/router.h"
 #include "coffer/seal.h"
 #include "coffer/server.h"
+#include "coffer/ticker.h"
 #include "coffer/shamir.h"
 
 #define CF_DEV_TOKEN_LABEL  "coffer-dev"
@@ -267,6 +268,7 @@ int
 cf_serve_main(const cf_serve_opts_t *opts)
 {
     cf_server_t   srv;
+    cf_ticker_t  *ticker = NULL;
     sigset_t      set;
     char          err[512] = "", *root = NULL;
     int           sig = 0, code = 1;
@@ -313,6 +315,10 @@ cf_serve_main(const cf_serve_opts_t *opts)
         }
         cf_server_dev_mounts(&srv);
     }
+    if ((rc = cf_ticker_start(&srv, &ticker)) != CF_OK) {
+        fprintf(stderr, "Error starting the background thread\n");
+        goto out;
+    }
     if ((rc = cf_http_start(&srv, &srv.http)) != CF_OK) {
         fprintf(stderr, "Error starting the listener on %s\n",
                 srv.cfg->listen_addr);
@@ -331,6 +337,9 @@ cf_serve_main(const cf_serve_opts_t *opts)
     code = 0;
 out:
     cf_mem_free_str(root);
+    cf_http_stop(srv.http);             /* no requests, then no ticks */
+    srv.http = NULL;
+    cf_ticker_stop(ticker);
     cf_server_free(&srv);
     cf_dev_cleanup();
     return code;

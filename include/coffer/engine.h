@@ -42,6 +42,10 @@ typedef struct cf_engine_s {
     /* Optional hooks; run under the mount table lock, no request. */
     cf_err_t        (*mount)(cf_server_t *srv, cf_mount_t *m);
     cf_err_t        (*unmount)(cf_server_t *srv, cf_mount_t *m);
+    /* Optional periodic work (ticker.c, about once a minute while
+     * unsealed): req has the mount and the server, no token and an empty
+     * body; failures recorded on it are logged and dropped. */
+    void            (*tick)(cf_req_t *req);
 } cf_engine_t;
 
 /* One entry of the mount table. Immutable once published. */

@@ -77,6 +77,9 @@ cf_err_t cf_router_view_delete_prefix(cf_server_t *srv,
  * (login endpoints): the pipeline then dispatches without a token. */
 bool cf_router_unauthenticated(cf_server_t *srv, const char *path);
 
+/* Run every mounted engine's tick hook once (ticker.c). */
+void cf_router_tick(cf_server_t *srv);
+
 /* Route req->path: sets req->mount/req->rest for the duration of the call
  * and runs the matching handler. 404 for no mount or no path, 405 for an
  * operation the path does not support. */

@@ -219,3 +219,25 @@ def test_token_roles(srv):
     assert s.req("DELETE", "auth/token/roles/ci", token=root) \
         .status_code == 204
     assert s.get("auth/token/roles/ci", token=root).status_code == 404
+
+
+def test_expired_tokens_revoked_in_background(workdir, token):
+    """The ticker revokes expired tokens nobody looks up (and their
+    cubbyholes), as Vault's expiration manager does."""
+    s = ch.Coffer(workdir, token, env={"COFFER_TICK_SECONDS": "1"}).start()
+    root = s.init_pkcs11()["root_token"]
+    c = hvac.Client(url=s.addr, token=root)
+    short = new_token(c, ttl="1s")
+    keep = new_token(c, ttl="1h")
+    me = hvac.Client(url=s.addr, token=short["client_token"])
+    me.write("cubbyhole/x", v="1")
+    before = len(ch.db_entries(s.db_path))
+    deadline = time.time() + 15
+    while time.time() < deadline:
+        keys = c.auth.token.list_accessors()["data"]["keys"]
+        if short["accessor"] not in keys:
+            break
+        time.sleep(0.5)
+    assert short["accessor"] not in keys
+    assert keep["accessor"] in keys
+    assert len(ch.db_entries(s.db_path)) <= before - 4
