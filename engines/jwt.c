@@ -819,7 +819,7 @@ cf_jwt_login(cf_req_t *req)
     if (rc == CF_ERR_CRYPTO)
         rc = cf_jwt_login_failed(req, "jwt", why);
     if (rc == CF_OK)
-        rc = cf_jwt_role_issue(req, role, alias, meta);
+        rc = cf_jwt_role_issue(req, role, alias, meta, alias);
 out:
     free(alias);
     free(issuer);

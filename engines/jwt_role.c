@@ -102,7 +102,7 @@ cf_jwt_role_list(cf_req_t *req)
 
 cf_err_t
 cf_jwt_role_issue(cf_req_t *req, const json_t *role, const char *who,
-                  json_t *meta)
+                  json_t *meta, const char *alias)
 {
     char      *disp = NULL, *path = NULL;
     cf_err_t   rc = CF_ERR_NOMEM;
@@ -112,7 +112,7 @@ cf_jwt_role_issue(cf_req_t *req, const json_t *role, const char *who,
     if (asprintf(&path, "%slogin", req->mount->path) < 0)
         path = NULL;
     if (disp != NULL && path != NULL && meta != NULL)
-        rc = cf_auth_issue_token(req, role, disp, path, meta);
+        rc = cf_auth_issue_login(req, role, disp, path, meta, alias);
     free(disp);
     free(path);
     return rc;

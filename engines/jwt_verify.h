@@ -140,9 +140,12 @@ cf_err_t cf_jwt_role_load(cf_req_t *req, const char *name,
 
 /* Issue the login token from role's token_* fields: display name
  * "<mount type>-<who>", metadata meta (borrowed; NULL is CF_ERR_NOMEM,
- * so a failed json_pack can be passed straight in). */
+ * so a failed json_pack can be passed straight in), entity alias alias
+ * on this mount (found or made with its entity; the alias metadata is
+ * meta too). */
 cf_err_t cf_jwt_role_issue(cf_req_t *req, const json_t *role,
-                           const char *who, json_t *meta);
+                           const char *who, json_t *meta,
+                           const char *alias);
 
 /* One HTTP exchange of a JSON document. */
 typedef struct {

@@ -484,26 +484,33 @@ cf_kubernetes_bound(const json_t *list, const char *s)
     return false;
 }
 
-/* Issue the login token for sa. Its entity alias name would be the uid,
- * or "ns/name" with alias_name_source serviceaccount_name; identity
- * aliases are made by the core once it has them. */
+/* Issue the login token for sa. Its entity alias is the account's uid,
+ * or "<namespace>/<name>" when the role's alias_name_source says so. */
 static cf_err_t
 cf_kubernetes_issue(cf_req_t *req, const json_t *role, const char *rname,
                     const cf_kubernetes_sa_t *sa)
 {
     json_t     *meta;
-    char       *who = NULL;
+    char       *who = NULL, *alias = NULL;
+    bool        by_name;
     cf_err_t    rc = CF_ERR_NOMEM;
 
+    by_name = strcmp(cf_kubernetes_str(role, "alias_name_source"),
+                     "serviceaccount_name") == 0;
     meta = json_pack("{s:s, s:s, s:s, s:s, s:s}", "role", rname,
                      "service_account_name", sa->name,
                      "service_account_namespace", sa->ns,
                      "service_account_uid", sa->uid,
                      "service_account_secret_name", sa->secret);
-    if (asprintf(&who, "%s-%s", sa->ns, sa->name) >= 0) {
-        rc = cf_jwt_role_issue(req, role, who, meta);
-        free(who);
-    }
+    if (asprintf(&who, "%s-%s", sa->ns, sa->name) < 0)
+        who = NULL;
+    if (asprintf(&alias, "%s/%s", sa->ns, sa->name) < 0)
+        alias = NULL;
+    if (who != NULL && alias != NULL)
+        rc = cf_jwt_role_issue(req, role, who, meta,
+                               by_name ? alias : sa->uid);
+    free(who);
+    free(alias);
     json_decref(meta);
     return rc;
 }

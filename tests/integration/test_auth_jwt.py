@@ -62,6 +62,7 @@ def test_pubkeys_login_policies_metadata(srv):
              claim_mappings={"email": "email", "/org/name": "org",
                              "level": "level"})
 
+    eids = set()
     for key in (rsa_key, ec_key):
         tok = key.sign(jk.claims(email="alice@example.com", team="ops",
                                  org={"name": "acme"}, level=3))
@@ -77,6 +78,13 @@ def test_pubkeys_login_policies_metadata(srv):
         assert me["path"] == "auth/jwt/login"
         assert me["display_name"] == "jwt-alice@example.com"
         assert me["meta"]["role"] == "dev"
+        eids.add(a["entity_id"])
+    # Both logins are the same user: one entity, aliased by the user claim.
+    assert len(eids) == 1 and "" not in eids
+    e = c.secrets.identity.read_entity(eids.pop())["data"]
+    acc = c.sys.list_auth_methods()["data"]["jwt/"]["accessor"]
+    assert [(x["name"], x["mount_accessor"]) for x in e["aliases"]] == \
+        [("alice@example.com", acc)]
 
 
 @pytest.mark.parametrize("kind,alg", [

@@ -101,6 +101,14 @@ def test_local_pem_keys_login(srv):
     me = s.lookup_self(a["client_token"]).json()["data"]
     assert me["display_name"] == "kubernetes-default-vault-auth"
     assert me["path"] == "auth/kubernetes/login"
+    # The entity alias is the account's uid (alias_name_source default).
+    acc = c.sys.list_auth_methods()["data"]["kubernetes/"]["accessor"]
+
+    def alias_names(eid):
+        e = c.secrets.identity.read_entity(eid)["data"]
+        return [(x["name"], x["mount_accessor"]) for x in e["aliases"]]
+
+    assert alias_names(a["entity_id"]) == [("uid-1", acc)]
 
     # A projected token signed with ES256 (issuer checks are off by
     # default, as in Vault).
@@ -109,6 +117,14 @@ def test_local_pem_keys_login(srv):
     m = r.json()["auth"]["metadata"]
     assert m["service_account_uid"] == "uid-2"
     assert m["service_account_secret_name"] == ""
+    # Another uid is another entity; by name, both share "default/vault-auth".
+    assert r.json()["auth"]["entity_id"] != a["entity_id"]
+    s.post("auth/kubernetes/role/app",
+           {"alias_name_source": "serviceaccount_name"}, token=root)
+    e1 = login(s, "app", key.sign(legacy_claims())).json()["auth"]
+    e2 = login(s, "app", ec_key.sign(projected_claims())).json()["auth"]
+    assert e1["entity_id"] == e2["entity_id"]
+    assert alias_names(e1["entity_id"]) == [("default/vault-auth", acc)]
 
     now = int(time.time())
     bad = {
