@@ -513,17 +513,25 @@ cf_pki_ocsp(cf_req_t *req)
     cf_err_t              rc;
 
     memset(&iss, 0, sizeof(iss));
-    if (req->op != CF_OP_READ)
-        return cf_req_fail(req, CF_ERR_INVALID,
-                           "OCSP POST needs a DER request body; use GET "
-                           "ocsp/<base64 request>");
-    if ((b64 = strdup(req->rest + 5)) == NULL)
+    if (req->op != CF_OP_READ) {
+        /* POST: the DER request is the body (application/ocsp-request). */
+        if (req->body_raw == NULL)
+            return cf_pki_ocsp_error(req, 400,
+                                     OCSP_RESPONSE_STATUS_MALFORMEDREQUEST);
+        if ((raw = cf_buf_new_copy(req->body_raw, req->body_raw_len))
+            == NULL) {
+            rc = CF_ERR_NOMEM;
+            goto out;
+        }
+    } else if ((b64 = strdup(req->rest + 5)) == NULL) {
         return CF_ERR_NOMEM;
-    for (q = b64; *q != '\0'; q++) {
-        if (*q == ' ')
-            *q = '+';           /* a '+' decoded as a space on the way */
+    } else {
+        for (q = b64; *q != '\0'; q++) {
+            if (*q == ' ')
+                *q = '+';       /* a '+' decoded as a space on the way */
+        }
     }
-    if (cf_b64_decode(b64, &raw) != CF_OK) {
+    if (raw == NULL && cf_b64_decode(b64, &raw) != CF_OK) {
         rc = cf_pki_ocsp_error(req, 400,
                                OCSP_RESPONSE_STATUS_MALFORMEDREQUEST);
         goto out;

@@ -630,6 +630,15 @@ cf_http_req_cleanup(cf_req_t *req)
     }
 }
 
+/* Content types whose bodies are passed to the engine as bytes instead of
+ * being parsed as JSON. */
+static bool
+cf_http_raw_type(const char *ct)
+{
+    return ct != NULL
+           && strncasecmp(ct, "application/ocsp-request", 24) == 0;
+}
+
 static enum MHD_Result
 cf_http_run(cf_server_t *srv, struct MHD_Connection *conn, const char *url,
             const char *method, cf_buf_t *body)
@@ -661,7 +670,12 @@ cf_http_run(cf_server_t *srv, struct MHD_Connection *conn, const char *url,
         req.op = CF_OP_LIST;
     req.content_type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                    "Content-Type");
-    if (body != NULL && body->len > 0) {
+    if (body != NULL && body->len > 0 && cf_http_raw_type(req.content_type)) {
+        /* A binary protocol body (OCSP): the engine reads the bytes. */
+        req.body_raw = body->data;
+        req.body_raw_len = body->len;
+        req.body = json_object();
+    } else if (body != NULL && body->len > 0) {
         req.body = json_loadb((const char *) body->data, body->len,
                               JSON_REJECT_DUPLICATES, &jerr);
         if (req.body == NULL || !json_is_object(req.body)) {

@@ -41,6 +41,9 @@ typedef struct cf_req_s {
     bool                head;       /* HEAD: reply without a body */
     char               *path;       /* normalised, without "/v1/" */
     json_t             *body;       /* JSON object, never NULL */
+    const unsigned char *body_raw;  /* binary body (OCSP), else NULL;
+                                       borrowed for the request */
+    size_t              body_raw_len;
     const char         *content_type;
     char               *client_token;   /* X-Vault-Token / Bearer, or NULL */
     cf_token_t         *token;      /* resolved token, or NULL */

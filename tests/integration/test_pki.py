@@ -481,6 +481,12 @@ def test_revoke_crl_and_ocsp(pki, workdir):
     assert v.returncode != 0 and b"revoked" in v.stdout + v.stderr
 
     assert "leaf.pem: revoked" in ocsp_status()
+    # and over POST, the way `openssl ocsp -url` asks (no token: OCSP is
+    # served to anyone, as in Vault)
+    o = openssl("ocsp", "-issuer", ca, "-cert", leaf, "-CAfile", ca,
+                "-no_nonce", "-url", srv.addr + "/v1/pki/ocsp")
+    out = (o.stdout + o.stderr).decode()
+    assert "Response verify OK" in out and "leaf.pem: revoked" in out, out
 
     # crl/rotate bumps the CRL number
     n1 = openssl("crl", "-in", cp, "-noout", "-crlnumber").stdout
