@@ -57,12 +57,34 @@ typedef struct {
     sqlite3_stmt  *stmt[CF_SQLITE__NSTMT];
 } cf_storage_sqlite_conn_t;
 
+/* One put or delete waiting for the group commit. Lives on the stack of
+ * the thread that submitted it, which waits until `done`. */
+typedef struct cf_storage_sqlite_op_s {
+    bool                              del;
+    const char                       *path;
+    const void                       *val;
+    size_t                            len;
+    cf_err_t                          rc;
+    bool                              done;
+    struct cf_storage_sqlite_op_s    *next;
+} cf_storage_sqlite_op_t;
+
 typedef struct {
     cf_storage_t               base;    /* first: cf_storage_t * casts */
 
     /* Serialises every write; guards `writer`. */
     pthread_mutex_t            wlock;
     cf_storage_sqlite_conn_t   writer;
+
+    /* Group commit: puts and deletes queue here; one thread at a time
+     * (the leader) runs everything queued in one transaction, so
+     * concurrent writers share one fsync. qlock guards the queue and
+     * `leading`; qcond signals a finished batch. */
+    pthread_mutex_t            qlock;
+    pthread_cond_t             qcond;
+    cf_storage_sqlite_op_t    *qhead;
+    cf_storage_sqlite_op_t   **qtail;
+    bool                       leading;
 
     /* Reader pool: plock guards `busy`; pcond signals a release. */
     pthread_mutex_t            plock;
@@ -276,14 +298,103 @@ cf_storage_sqlite_get(cf_storage_t *st, const char *path, cf_buf_t **out)
     return rc;
 }
 
+/* Run one put or delete on the writer connection (wlock held). */
+static cf_err_t
+cf_storage_sqlite_step_op(cf_storage_sqlite_t *s, cf_storage_sqlite_op_t *op)
+{
+    sqlite3_stmt  *q = s->writer.stmt[op->del ? CF_SQLITE_DEL
+                                              : CF_SQLITE_PUT];
+    int            src;
+    cf_err_t       rc;
+
+    src = sqlite3_bind_text(q, 1, op->path, -1, SQLITE_STATIC);
+    /* Non-NULL pointer even for len 0: a NULL one would bind SQL NULL. */
+    if (src == SQLITE_OK && !op->del)
+        src = sqlite3_bind_blob(q, 2, op->val != NULL ? op->val : "",
+                                (int) op->len, SQLITE_STATIC);
+    if (src == SQLITE_OK)
+        src = sqlite3_step(q);
+    rc = src == SQLITE_DONE ? CF_OK
+         : cf_storage_sqlite_err(s->writer.db, src,
+                                 op->del ? "delete" : "put", op->path);
+    sqlite3_reset(q);
+    sqlite3_clear_bindings(q);
+    return rc;
+}
+
+/* Run a batch: alone in autocommit, several in one transaction whose
+ * COMMIT is the one fsync they share. All or nothing: a failure of any
+ * statement or of the commit fails every op of the batch. */
+static void
+cf_storage_sqlite_run_batch(cf_storage_sqlite_t *s,
+                            cf_storage_sqlite_op_t *batch)
+{
+    cf_storage_sqlite_op_t  *op;
+    cf_err_t                 rc = CF_OK;
+    int                      src;
+
+    pthread_mutex_lock(&s->wlock);
+    if (batch->next == NULL) {
+        batch->rc = cf_storage_sqlite_step_op(s, batch);
+        pthread_mutex_unlock(&s->wlock);
+        return;
+    }
+    src = cf_storage_sqlite_exec(s->writer.db, "BEGIN IMMEDIATE");
+    if (src != SQLITE_OK)
+        rc = cf_storage_sqlite_err(s->writer.db, src, "begin", "");
+    for (op = batch; rc == CF_OK && op != NULL; op = op->next)
+        rc = cf_storage_sqlite_step_op(s, op);
+    if (rc == CF_OK) {
+        src = cf_storage_sqlite_exec(s->writer.db, "COMMIT");
+        if (src != SQLITE_OK)
+            rc = cf_storage_sqlite_err(s->writer.db, src, "commit", "");
+    }
+    if (rc != CF_OK)
+        (void) cf_storage_sqlite_exec(s->writer.db, "ROLLBACK");
+    for (op = batch; op != NULL; op = op->next)
+        op->rc = rc;
+    pthread_mutex_unlock(&s->wlock);
+}
+
+/* Queue op and return once it is durable (or failed): either another
+ * thread's batch carried it, or this thread leads the next batch. */
+static cf_err_t
+cf_storage_sqlite_submit(cf_storage_sqlite_t *s, cf_storage_sqlite_op_t *op)
+{
+    cf_storage_sqlite_op_t  *batch, *o;
+
+    op->done = false;
+    op->next = NULL;
+    pthread_mutex_lock(&s->qlock);
+    *s->qtail = op;
+    s->qtail = &op->next;
+    while (!op->done) {
+        if (s->leading) {
+            pthread_cond_wait(&s->qcond, &s->qlock);
+            continue;
+        }
+        s->leading = true;
+        batch = s->qhead;
+        s->qhead = NULL;
+        s->qtail = &s->qhead;
+        pthread_mutex_unlock(&s->qlock);
+        cf_storage_sqlite_run_batch(s, batch);
+        pthread_mutex_lock(&s->qlock);
+        for (o = batch; o != NULL; o = o->next)
+            o->done = true;
+        s->leading = false;
+        pthread_cond_broadcast(&s->qcond);
+    }
+    pthread_mutex_unlock(&s->qlock);
+    return op->rc;
+}
+
 static cf_err_t
 cf_storage_sqlite_put(cf_storage_t *st, const char *path, const void *val,
                       size_t len)
 {
-    cf_storage_sqlite_t  *s = (cf_storage_sqlite_t *) st;
-    sqlite3_stmt         *q;
-    int                   src;
-    cf_err_t              rc;
+    cf_storage_sqlite_op_t  op = { .path = path, .val = val, .len = len };
+    cf_err_t                rc;
 
     if ((rc = cf_storage_sqlite_check_path(path, false)) != CF_OK)
         return rc;
@@ -291,44 +402,18 @@ cf_storage_sqlite_put(cf_storage_t *st, const char *path, const void *val,
         return CF_ERR_INVALID;
     if (len > INT_MAX)
         return CF_ERR_TOO_LARGE;
-    pthread_mutex_lock(&s->wlock);
-    q = s->writer.stmt[CF_SQLITE_PUT];
-    src = sqlite3_bind_text(q, 1, path, -1, SQLITE_STATIC);
-    /* Non-NULL pointer even for len 0: a NULL one would bind SQL NULL. */
-    if (src == SQLITE_OK)
-        src = sqlite3_bind_blob(q, 2, val != NULL ? val : "", (int) len,
-                                SQLITE_STATIC);
-    if (src == SQLITE_OK)
-        src = sqlite3_step(q);
-    rc = src == SQLITE_DONE ? CF_OK
-         : cf_storage_sqlite_err(s->writer.db, src, "put", path);
-    sqlite3_reset(q);
-    sqlite3_clear_bindings(q);
-    pthread_mutex_unlock(&s->wlock);
-    return rc;
+    return cf_storage_sqlite_submit((cf_storage_sqlite_t *) st, &op);
 }
 
 static cf_err_t
 cf_storage_sqlite_del(cf_storage_t *st, const char *path)
 {
-    cf_storage_sqlite_t  *s = (cf_storage_sqlite_t *) st;
-    sqlite3_stmt         *q;
-    int                   src;
-    cf_err_t              rc;
+    cf_storage_sqlite_op_t  op = { .del = true, .path = path };
+    cf_err_t                rc;
 
     if ((rc = cf_storage_sqlite_check_path(path, false)) != CF_OK)
         return rc;
-    pthread_mutex_lock(&s->wlock);
-    q = s->writer.stmt[CF_SQLITE_DEL];
-    src = sqlite3_bind_text(q, 1, path, -1, SQLITE_STATIC);
-    if (src == SQLITE_OK)
-        src = sqlite3_step(q);
-    rc = src == SQLITE_DONE ? CF_OK
-         : cf_storage_sqlite_err(s->writer.db, src, "delete", path);
-    sqlite3_reset(q);
-    sqlite3_clear_bindings(q);
-    pthread_mutex_unlock(&s->wlock);
-    return rc;
+    return cf_storage_sqlite_submit((cf_storage_sqlite_t *) st, &op);
 }
 
 /*
@@ -505,6 +590,8 @@ cf_storage_sqlite_close(cf_storage_t *st)
     pthread_cond_destroy(&s->pcond);
     pthread_mutex_destroy(&s->plock);
     pthread_mutex_destroy(&s->wlock);
+    pthread_cond_destroy(&s->qcond);
+    pthread_mutex_destroy(&s->qlock);
     free(s);
 }
 
@@ -544,6 +631,9 @@ cf_storage_sqlite_open(const char *path, cf_storage_t **out)
         return CF_ERR_NOMEM;
     s->base.ops = &cf_storage_sqlite_ops;
     pthread_mutex_init(&s->wlock, NULL);
+    pthread_mutex_init(&s->qlock, NULL);
+    pthread_cond_init(&s->qcond, NULL);
+    s->qtail = &s->qhead;
     pthread_mutex_init(&s->plock, NULL);
     pthread_cond_init(&s->pcond, NULL);
     if ((rc = cf_storage_sqlite_conn_open(&s->writer, path, true)) != CF_OK)
