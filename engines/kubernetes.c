@@ -518,13 +518,13 @@ cf_kubernetes_issue(cf_req_t *req, const json_t *role, const char *rname,
 static cf_err_t
 cf_kubernetes_login(cf_req_t *req)
 {
-    char         rname[CF_JWT_ROLE_NAME_MAX + 1];
-    const char  *name = NULL, *jwt = NULL, *why = "";
-    json_t      *cfg = NULL, *role = NULL;
-    cf_jwt_t    *t = NULL;
-    cf_kubernetes_sa_t  sa = { NULL, NULL, NULL, NULL };
-    bool         has, ok;
-    cf_err_t     rc;
+    char                 rname[CF_JWT_ROLE_NAME_MAX + 1];
+    const char          *name = NULL, *jwt = NULL, *why = "";
+    json_t              *cfg = NULL, *role = NULL;
+    cf_jwt_t            *t = NULL;
+    cf_kubernetes_sa_t   sa = { NULL, NULL, NULL, NULL };
+    bool                 has, ok;
+    cf_err_t             rc;
 
     if ((rc = cf_req_param_str(req, "role", &name, &has)) != CF_OK
         || (rc = cf_req_param_str(req, "jwt", &jwt, &has)) != CF_OK)
@@ -561,12 +561,14 @@ cf_kubernetes_login(cf_req_t *req)
         ok = false;
     }
     if (ok && !cf_kubernetes_bound(json_object_get(role,
-                            "bound_service_account_names"), sa.name)) {
+                                   "bound_service_account_names"),
+                                   sa.name)) {
         why = "service account name is not bound to the role";
         ok = false;
     }
     if (ok && !cf_kubernetes_bound(json_object_get(role,
-                            "bound_service_account_namespaces"), sa.ns)) {
+                                   "bound_service_account_namespaces"),
+                                   sa.ns)) {
         why = "service account namespace is not bound to the role";
         ok = false;
     }
