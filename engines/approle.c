@@ -273,22 +273,7 @@ cf_approle_delete_role(cf_req_t *req, const char *name)
 static cf_err_t
 cf_approle_list_at(cf_req_t *req, const char *prefix)
 {
-    cf_strlist_t  *l = NULL;
-    json_t        *keys;
-    size_t         i;
-    cf_err_t       rc;
-
-    if ((rc = cf_view_list(req, prefix, &l)) != CF_OK)
-        return rc;
-    if (l->len == 0) {
-        cf_strlist_free(l);
-        return cf_req_fail(req, CF_ERR_NOT_FOUND, "nothing to list");
-    }
-    keys = json_array();
-    for (i = 0; i < l->len; i++)
-        json_array_append_new(keys, json_string(l->items[i]));
-    cf_strlist_free(l);
-    return cf_req_reply_data(req, json_pack("{s:o}", "keys", keys));
+    return cf_view_reply_list(req, prefix);
 }
 
 static cf_err_t

@@ -82,22 +82,7 @@ cf_jwt_role_crud(cf_req_t *req, cf_jwt_role_parse_t parse,
 cf_err_t
 cf_jwt_role_list(cf_req_t *req)
 {
-    cf_strlist_t  *l = NULL;
-    json_t        *keys;
-    size_t         i;
-    cf_err_t       rc;
-
-    if ((rc = cf_view_list(req, "role/", &l)) != CF_OK)
-        return rc;
-    if (l->len == 0) {
-        cf_strlist_free(l);
-        return cf_req_fail(req, CF_ERR_NOT_FOUND, "no roles");
-    }
-    keys = json_array();
-    for (i = 0; i < l->len; i++)
-        json_array_append_new(keys, json_string(l->items[i]));
-    cf_strlist_free(l);
-    return cf_req_reply_data(req, json_pack("{s:o}", "keys", keys));
+    return cf_view_reply_list(req, "role/");
 }
 
 cf_err_t

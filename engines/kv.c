@@ -63,39 +63,13 @@ cf_kv_lock_key(const cf_req_t *req, const char *key)
 cf_err_t
 cf_kv_reply_404(cf_req_t *req, json_t *data_take)
 {
-    if (data_take != NULL && cf_req_reply_data(req, data_take) != CF_OK)
-        return CF_ERR_NOMEM;
-    /* An empty errors array marks the request failed without a message,
-     * as Vault's 404s for KV reads and lists; http.c merges the envelope
-     * (if any) into the error body. */
-    if (req->errors == NULL && (req->errors = json_array()) == NULL)
-        return CF_ERR_NOMEM;
-    req->status = 404;
-    return CF_ERR_NOT_FOUND;
+    return cf_req_reply_not_found(req, data_take);
 }
 
 cf_err_t
 cf_kv_reply_list(cf_req_t *req, const char *prefix)
 {
-    cf_strlist_t  *l = NULL;
-    json_t        *keys;
-    size_t         i;
-    cf_err_t       rc;
-
-    if ((rc = cf_view_list(req, prefix, &l)) != CF_OK)
-        return rc;
-    if (l->len == 0) {
-        cf_strlist_free(l);
-        return cf_kv_reply_404(req, NULL);
-    }
-    if ((keys = json_array()) == NULL) {
-        cf_strlist_free(l);
-        return CF_ERR_NOMEM;
-    }
-    for (i = 0; i < l->len; i++)
-        json_array_append_new(keys, json_string(l->items[i]));
-    cf_strlist_free(l);
-    return cf_req_reply_data(req, json_pack("{s:o}", "keys", keys));
+    return cf_view_reply_list(req, prefix);
 }
 
 cf_err_t

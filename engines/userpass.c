@@ -129,22 +129,7 @@ cf_userpass_user_part(cf_req_t *req)
 static cf_err_t
 cf_userpass_list(cf_req_t *req)
 {
-    cf_strlist_t  *l = NULL;
-    json_t        *keys;
-    size_t         i;
-    cf_err_t       rc;
-
-    if ((rc = cf_view_list(req, "user/", &l)) != CF_OK)
-        return rc;
-    if (l->len == 0) {
-        cf_strlist_free(l);
-        return cf_req_fail(req, CF_ERR_NOT_FOUND, "no users");
-    }
-    keys = json_array();
-    for (i = 0; i < l->len; i++)
-        json_array_append_new(keys, json_string(l->items[i]));
-    cf_strlist_free(l);
-    return cf_req_reply_data(req, json_pack("{s:o}", "keys", keys));
+    return cf_view_reply_list(req, "user/");
 }
 
 static cf_err_t

@@ -315,6 +315,20 @@ cf_req_split_commas(const char *s, json_t *arr)
 }
 
 cf_err_t
+cf_req_reply_not_found(cf_req_t *req, json_t *data_take)
+{
+    if (data_take != NULL && cf_req_reply_data(req, data_take) != CF_OK)
+        return CF_ERR_NOMEM;
+    /* An empty errors array marks the request failed without a message,
+     * as Vault's 404s for reads and lists; cf_http_respond merges the
+     * envelope (if any) into the error body. */
+    if (req->errors == NULL && (req->errors = json_array()) == NULL)
+        return CF_ERR_NOMEM;
+    req->status = 404;
+    return CF_ERR_NOT_FOUND;
+}
+
+cf_err_t
 cf_req_param_strlist(cf_req_t *req, const char *name, json_t **out,
                      bool *present)
 {

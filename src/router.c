@@ -1034,6 +1034,30 @@ cf_view_delete(cf_req_t *req, const char *key)
 }
 
 cf_err_t
+cf_view_reply_list(cf_req_t *req, const char *prefix)
+{
+    cf_strlist_t  *l = NULL;
+    json_t        *keys;
+    size_t         i;
+    cf_err_t       rc;
+
+    if ((rc = cf_view_list(req, prefix, &l)) != CF_OK)
+        return rc;
+    if (l->len == 0) {
+        cf_strlist_free(l);
+        return cf_req_reply_not_found(req, NULL);
+    }
+    if ((keys = json_array()) == NULL) {
+        cf_strlist_free(l);
+        return CF_ERR_NOMEM;
+    }
+    for (i = 0; i < l->len; i++)
+        json_array_append_new(keys, json_string(l->items[i]));
+    cf_strlist_free(l);
+    return cf_req_reply_data(req, json_pack("{s:o}", "keys", keys));
+}
+
+cf_err_t
 cf_view_delete_prefix(cf_req_t *req, const char *prefix)
 {
     char      *p;

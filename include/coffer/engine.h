@@ -72,6 +72,11 @@ cf_err_t cf_view_list(cf_req_t *req, const char *prefix, cf_strlist_t **out);
 /* Delete every key under prefix (ends in '/'), in one transaction. */
 cf_err_t cf_view_delete_prefix(cf_req_t *req, const char *prefix);
 
+/* LIST reply of the immediate children of prefix ("" or ending in '/';
+ * folders end in '/'): {"keys": [...]}, or Vault's 404 {"errors":[]}
+ * when there are none. */
+cf_err_t cf_view_reply_list(cf_req_t *req, const char *prefix);
+
 /* JSON convenience over the view: *out owned by the caller. */
 cf_err_t cf_view_get_json(cf_req_t *req, const char *key, json_t **out);
 cf_err_t cf_view_put_json(cf_req_t *req, const char *key, const json_t *v);

@@ -91,6 +91,11 @@ cf_err_t cf_req_reply_auth(cf_req_t *req, json_t *auth_take);
 /* A bare JSON object (sys/health, sys/seal-status, ...) with status. */
 cf_err_t cf_req_reply_bare(cf_req_t *req, int status, json_t *obj_take);
 
+/* Vault's bare 404: {"errors":[]}, plus the envelope around data_take
+ * when given (a KV v2 version that is deleted still shows its metadata).
+ * Returns CF_ERR_NOT_FOUND. */
+cf_err_t cf_req_reply_not_found(cf_req_t *req, json_t *data_take);
+
 /* 204 No Content (or 200 + warnings if warnings were added). */
 cf_err_t cf_req_reply_none(cf_req_t *req);
 
