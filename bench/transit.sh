@@ -35,39 +35,8 @@ PIN=1234
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/coffer-transit-bench.XXXXXX")
 PIDS=()
 
-log() { printf '%s\n' "$*" >&2; }
-die() { log "transit.sh: $*"; exit 1; }
-
-stop_pid() {
-    local pid=$1 i
-    kill -TERM "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
-    for ((i = 0; i < 50; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
-
-cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-pick_port() {
-    local _p _i
-    for ((_i = 0; _i < 200; _i++)); do
-        _p=$((20000 + RANDOM % 40000))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$_p") 2>/dev/null; then
-            printf -v "$1" '%s' "$_p"
-            return 0
-        fi
-    done
-    die "no free loopback port"
-}
+# shellcheck source=bench/lib.sh
+. "$HERE/lib.sh"
 
 wait_line() {    # FILE PID WORD
     local i
