@@ -221,6 +221,34 @@ cf_kv_v2_meta_store(cf_req_t *req, const char *key, const json_t *meta)
     return rc;
 }
 
+/* The new version's entry and the key's metadata, in one transaction:
+ * a crash never leaves one without the other. */
+static cf_err_t
+cf_kv_v2_store_version(cf_req_t *req, const char *key, const char *vpath,
+                       json_t *data, const json_t *meta)
+{
+    const char    *keys[2];
+    const json_t  *vals[2];
+    json_t        *entry;
+    char          *mp;
+    cf_err_t       rc;
+
+    if ((mp = cf_kv_v2_meta_path(key)) == NULL)
+        return CF_ERR_NOMEM;
+    if ((entry = json_pack("{s:O}", "data", data)) == NULL) {
+        free(mp);
+        return CF_ERR_NOMEM;
+    }
+    keys[0] = vpath;
+    vals[0] = entry;
+    keys[1] = mp;
+    vals[1] = meta;
+    rc = cf_view_put_json_many(req, 2, keys, vals);
+    json_decref(entry);
+    free(mp);
+    return rc;
+}
+
 /* Fresh metadata for a key that has none. Owned. */
 static json_t *
 cf_kv_v2_meta_new(void)
@@ -625,15 +653,6 @@ cf_kv_v2_data_write(cf_req_t *req, const char *key, bool patch)
     n = cur + 1;
     if ((rc = cf_kv_v2_ver_path(key, n, path)) != CF_OK)
         goto out;
-    {
-        json_t  *entry = json_pack("{s:O}", "data", data);
-
-        rc = entry != NULL ? cf_view_put_json(req, path, entry)
-                           : CF_ERR_NOMEM;
-        json_decref(entry);
-    }
-    if (rc != CF_OK)
-        goto out;
     dva = cf_kv_v2_delete_after(&cfg, meta);
     if (dva > 0)
         cf_kv_time(dva, del);
@@ -657,7 +676,8 @@ cf_kv_v2_data_write(cf_req_t *req, const char *key, bool patch)
         json_object_set_new(meta, "created_time", json_string(now));
     if ((rc = cf_kv_v2_prune(key, meta, cf_kv_v2_max_versions(&cfg, meta),
                              gone)) != CF_OK
-        || (rc = cf_kv_v2_meta_store(req, key, meta)) != CF_OK)
+        || (rc = cf_kv_v2_store_version(req, key, path, data, meta))
+           != CF_OK)
         goto out;
     cf_kv_v2_delete_entries(req, gone);
     md = cf_kv_v2_version_meta(meta, cf_kv_v2_version(meta, n), n);

@@ -549,6 +549,47 @@ out:
 }
 
 cf_err_t
+cf_barrier_put_many(cf_barrier_t *b, size_t n, const char *const *paths,
+                    const void *const *data, const size_t *lens)
+{
+    cf_buf_t     **e;
+    const void   **vals;
+    size_t        *elens, i;
+    cf_hsm_id_t    id;
+    uint32_t       term = 0;
+    cf_err_t       rc;
+
+    if (n == 0)
+        return CF_OK;
+    e = calloc(n, sizeof(*e));
+    vals = calloc(n, sizeof(*vals));
+    elens = calloc(n, sizeof(*elens));
+    if (e == NULL || vals == NULL || elens == NULL) {
+        rc = CF_ERR_NOMEM;
+        goto out;
+    }
+    if ((rc = cf_barrier_term_id(b, &term, &id)) != CF_OK)
+        goto out;
+    for (i = 0; i < n; i++) {
+        if ((rc = cf_barrier_check_path(paths[i], false)) != CF_OK
+            || (data[i] == NULL && lens[i] > 0 && (rc = CF_ERR_INVALID))
+            || (rc = cf_barrier_seal_entry(b, term, &id, paths[i], data[i],
+                                           lens[i], &e[i])) != CF_OK)
+            goto out;
+        vals[i] = e[i]->data;
+        elens[i] = e[i]->len;
+    }
+    rc = cf_storage_put_many(b->store, n, paths, vals, elens);
+out:
+    for (i = 0; e != NULL && i < n; i++)
+        cf_buf_free(e[i]);
+    free(e);
+    free(vals);
+    free(elens);
+    return rc;
+}
+
+cf_err_t
 cf_barrier_delete(cf_barrier_t *b, const char *path)
 {
     cf_err_t  rc;

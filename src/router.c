@@ -1107,6 +1107,41 @@ cf_view_get_json(cf_req_t *req, const char *key, json_t **out)
 }
 
 cf_err_t
+cf_view_put_json_many(cf_req_t *req, size_t n, const char *const *keys,
+                      const json_t *const *values)
+{
+    char      **paths = calloc(n, sizeof(char *));
+    char      **texts = calloc(n, sizeof(char *));
+    size_t     *lens = calloc(n, sizeof(size_t)), i;
+    cf_err_t    rc = CF_OK;
+
+    if (paths == NULL || texts == NULL || lens == NULL)
+        rc = CF_ERR_NOMEM;
+    for (i = 0; rc == CF_OK && i < n; i++) {
+        paths[i] = cf_view_path(req, keys[i]);
+        texts[i] = json_dumps(values[i], JSON_COMPACT);
+        if (paths[i] == NULL || texts[i] == NULL)
+            rc = CF_ERR_NOMEM;
+        else
+            lens[i] = strlen(texts[i]);
+    }
+    if (rc == CF_OK)
+        rc = cf_barrier_put_many(req->srv->barrier, n,
+                                 (const char *const *) paths,
+                                 (const void *const *) texts, lens);
+    for (i = 0; i < n; i++) {
+        if (paths != NULL)
+            free(paths[i]);
+        if (texts != NULL)
+            cf_mem_free(texts[i]);      /* jansson's zeroing allocator */
+    }
+    free(paths);
+    free(texts);
+    free(lens);
+    return rc;
+}
+
+cf_err_t
 cf_view_put_json(cf_req_t *req, const char *key, const json_t *v)
 {
     char      *s;

@@ -356,18 +356,21 @@ cf_storage_sqlite_run_batch(cf_storage_sqlite_t *s,
     pthread_mutex_unlock(&s->wlock);
 }
 
-/* Queue op and return once it is durable (or failed): either another
- * thread's batch carried it, or this thread leads the next batch. */
+/* Queue the ops first..last (already linked through next, last->next
+ * NULL; they commit together) and return once they are durable (or
+ * failed): either another thread's batch carried them, or this thread
+ * leads the next batch. */
 static cf_err_t
-cf_storage_sqlite_submit(cf_storage_sqlite_t *s, cf_storage_sqlite_op_t *op)
+cf_storage_sqlite_submit(cf_storage_sqlite_t *s, cf_storage_sqlite_op_t *op,
+                         cf_storage_sqlite_op_t *last)
 {
     cf_storage_sqlite_op_t  *batch, *o;
 
-    op->done = false;
-    op->next = NULL;
+    for (o = op; o != NULL; o = o->next)
+        o->done = false;
     pthread_mutex_lock(&s->qlock);
     *s->qtail = op;
-    s->qtail = &op->next;
+    s->qtail = &last->next;
     while (!op->done) {
         if (s->leading) {
             pthread_cond_wait(&s->qcond, &s->qlock);
@@ -402,7 +405,40 @@ cf_storage_sqlite_put(cf_storage_t *st, const char *path, const void *val,
         return CF_ERR_INVALID;
     if (len > INT_MAX)
         return CF_ERR_TOO_LARGE;
-    return cf_storage_sqlite_submit((cf_storage_sqlite_t *) st, &op);
+    return cf_storage_sqlite_submit((cf_storage_sqlite_t *) st, &op, &op);
+}
+
+static cf_err_t
+cf_storage_sqlite_put_many(cf_storage_t *st, size_t n,
+                           const char *const *paths, const void *const *vals,
+                           const size_t *lens)
+{
+    cf_storage_sqlite_op_t  *ops;
+    size_t                   i;
+    cf_err_t                 rc = CF_OK;
+
+    if (n == 0)
+        return CF_OK;
+    for (i = 0; i < n && rc == CF_OK; i++) {
+        if ((rc = cf_storage_sqlite_check_path(paths[i], false)) == CF_OK
+            && ((vals[i] == NULL && lens[i] > 0) || lens[i] > INT_MAX))
+            rc = CF_ERR_INVALID;
+    }
+    if (rc != CF_OK)
+        return rc;
+    if ((ops = calloc(n, sizeof(*ops))) == NULL)
+        return CF_ERR_NOMEM;
+    for (i = 0; i < n; i++) {
+        ops[i].path = paths[i];
+        ops[i].val = vals[i];
+        ops[i].len = lens[i];
+        ops[i].next = i + 1 < n ? &ops[i + 1] : NULL;
+    }
+    /* The batch runs all of a chain or fails all of it: one rc. */
+    rc = cf_storage_sqlite_submit((cf_storage_sqlite_t *) st, &ops[0],
+                                  &ops[n - 1]);
+    free(ops);
+    return rc;
 }
 
 static cf_err_t
@@ -413,7 +449,7 @@ cf_storage_sqlite_del(cf_storage_t *st, const char *path)
 
     if ((rc = cf_storage_sqlite_check_path(path, false)) != CF_OK)
         return rc;
-    return cf_storage_sqlite_submit((cf_storage_sqlite_t *) st, &op);
+    return cf_storage_sqlite_submit((cf_storage_sqlite_t *) st, &op, &op);
 }
 
 /*
@@ -602,6 +638,7 @@ static const cf_storage_ops_t  cf_storage_sqlite_ops = {
     .del = cf_storage_sqlite_del,
     .list = cf_storage_sqlite_list,
     .del_prefix = cf_storage_sqlite_del_prefix,
+    .put_many = cf_storage_sqlite_put_many,
     .close = cf_storage_sqlite_close,
 };
 

@@ -156,12 +156,45 @@ cf_token_load(cf_server_t *srv, const char *id_hmac, json_t **entry)
     return cf_token_get_json(srv, path, entry);
 }
 
+static cf_err_t
+cf_token_store_new(cf_server_t *srv, const char *th, const char *ah,
+                   const char *parent, const json_t *entry,
+                   const json_t *idx, const json_t *empty)
+{
+    char          paths[3][600], *texts[3] = { NULL, NULL, NULL };
+    const char   *pp[3];
+    const void   *vv[3];
+    size_t        ll[3], n = 0, i;
+    cf_err_t      rc = CF_OK;
+
+    snprintf(paths[n], sizeof(paths[n]), "sys/token/id/%s", th);
+    texts[n++] = json_dumps(entry, JSON_COMPACT);
+    snprintf(paths[n], sizeof(paths[n]), "sys/token/accessor/%s", ah);
+    texts[n++] = json_dumps(idx, JSON_COMPACT);
+    if (parent != NULL) {
+        snprintf(paths[n], sizeof(paths[n]), "sys/token/parent/%s/%s",
+                 parent, th);
+        texts[n++] = json_dumps(empty, JSON_COMPACT);
+    }
+    for (i = 0; i < n; i++) {
+        if (texts[i] == NULL)
+            rc = CF_ERR_NOMEM;
+        pp[i] = paths[i];
+        vv[i] = texts[i];
+        ll[i] = texts[i] != NULL ? strlen(texts[i]) : 0;
+    }
+    if (rc == CF_OK)
+        rc = cf_barrier_put_many(srv->barrier, n, pp, vv, ll);
+    for (i = 0; i < n; i++)
+        cf_mem_free(texts[i]);
+    return rc;
+}
+
 cf_err_t
 cf_token_create(cf_server_t *srv, const cf_token_params_t *p,
                 char **token_out, char **id_hmac_out, json_t **entry_out)
 {
     char      *token = NULL, *accessor = NULL, *th = NULL, *ah = NULL;
-    char       path[512];
     json_t    *entry = NULL, *idx = NULL, *empty = NULL;
     time_t     now = time(NULL);
     cf_err_t   rc;
@@ -208,16 +241,10 @@ cf_token_create(cf_server_t *srv, const cf_token_params_t *p,
         rc = CF_ERR_NOMEM;
         goto out;
     }
-    /* Index entries first: a crash part-way leaves dangling indexes (which
-     * lookups ignore), never a token that cannot be revoked with its
-     * parent. */
-    if (p->parent_hmac != NULL) {
-        snprintf(path, sizeof(path), "sys/token/parent/%s/", p->parent_hmac);
-        if ((rc = cf_token_put(srv, path, th, empty)) != CF_OK)
-            goto out;
-    }
-    if ((rc = cf_token_put(srv, "sys/token/accessor/", ah, idx)) != CF_OK
-        || (rc = cf_token_put(srv, "sys/token/id/", th, entry)) != CF_OK)
+    /* The entry and its indexes in one transaction: never a token that
+     * cannot be found by accessor or revoked with its parent. */
+    if ((rc = cf_token_store_new(srv, th, ah, p->parent_hmac, entry, idx,
+                                 empty)) != CF_OK)
         goto out;
     *token_out = token;
     token = NULL;

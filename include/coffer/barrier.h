@@ -58,6 +58,12 @@ cf_err_t cf_barrier_get(cf_barrier_t *b, const char *path, cf_buf_t **out);
 cf_err_t cf_barrier_put(cf_barrier_t *b, const char *path,
                         const void *data, size_t len);
 
+/* Encrypt n entries under the current term and store them in one
+ * durable transaction: all or none. */
+cf_err_t cf_barrier_put_many(cf_barrier_t *b, size_t n,
+                             const char *const *paths,
+                             const void *const *data, const size_t *lens);
+
 cf_err_t cf_barrier_delete(cf_barrier_t *b, const char *path);
 
 /* Delete everything under prefix (ends in '/'), in one transaction. */

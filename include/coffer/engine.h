@@ -80,6 +80,10 @@ cf_err_t cf_view_reply_list(cf_req_t *req, const char *prefix);
 /* JSON convenience over the view: *out owned by the caller. */
 cf_err_t cf_view_get_json(cf_req_t *req, const char *key, json_t **out);
 cf_err_t cf_view_put_json(cf_req_t *req, const char *key, const json_t *v);
+/* Several entries in one durable transaction: all or none. */
+cf_err_t cf_view_put_json_many(cf_req_t *req, size_t n,
+                               const char *const *keys,
+                               const json_t *const *values);
 
 /* NULL-terminated list of every engine (engines/engines.c). */
 extern const cf_engine_t *const  cf_engines[];

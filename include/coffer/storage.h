@@ -29,6 +29,10 @@ typedef struct {
      * error) when nothing matches. *out owned by the caller. */
     cf_err_t  (*list)(cf_storage_t *s, const char *prefix,
                       cf_strlist_t **out);
+    /* Put n entries in one durable transaction: all or none. */
+    cf_err_t  (*put_many)(cf_storage_t *s, size_t n,
+                          const char *const *paths,
+                          const void *const *vals, const size_t *lens);
     /* Delete every path that starts with prefix (non-empty, ends in '/')
      * in one durable transaction: disabling a mount must not cost one
      * fsync per entry. */
@@ -67,6 +71,13 @@ static inline cf_err_t
 cf_storage_list(cf_storage_t *s, const char *prefix, cf_strlist_t **out)
 {
     return s->ops->list(s, prefix, out);
+}
+
+static inline cf_err_t
+cf_storage_put_many(cf_storage_t *s, size_t n, const char *const *paths,
+                    const void *const *vals, const size_t *lens)
+{
+    return s->ops->put_many(s, n, paths, vals, lens);
 }
 
 static inline cf_err_t

@@ -237,6 +237,27 @@ typedef struct {
 
 /* Each thread writes its own keys and reads them (and its neighbour's)
  * back, so writers and readers overlap on the pool. */
+/* put_many writes all entries, or none when one path is bad. */
+static void
+cf_test_put_many(void **state)
+{
+    cf_test_sqlite_t    *t = *state;
+    cf_buf_t            *b = NULL;
+    const char *const    ok_paths[] = { "m/a", "m/b", "m/c" };
+    const char *const    bad_paths[] = { "n/a", "" };
+    const void *const    vals[] = { "1", "2", "3" };
+    const size_t         lens[] = { 1, 1, 1 };
+
+    assert_int_equal(cf_storage_put_many(t->s, 3, ok_paths, vals, lens),
+                     CF_OK);
+    cf_test_get_str(t->s, "m/a", "1");
+    cf_test_get_str(t->s, "m/c", "3");
+    assert_int_equal(cf_storage_put_many(t->s, 2, bad_paths, vals, lens),
+                     CF_ERR_INVALID);
+    assert_int_equal(cf_storage_get(t->s, "n/a", &b), CF_ERR_NOT_FOUND);
+    assert_int_equal(cf_storage_put_many(t->s, 0, NULL, NULL, NULL), CF_OK);
+}
+
 /* delete_prefix removes exactly the subtree: not "a0" (just past "a/"),
  * not the prefix's own name without the slash, not a sibling "ab/". */
 static void
@@ -344,6 +365,9 @@ main(void)
             cf_test_sqlite_setup, cf_test_sqlite_teardown),
         cmocka_unit_test_setup_teardown(cf_test_list_skips_subtree,
             cf_test_sqlite_setup, cf_test_sqlite_teardown),
+        cmocka_unit_test_setup_teardown(cf_test_put_many,
+                                        cf_test_sqlite_setup,
+                                        cf_test_sqlite_teardown),
         cmocka_unit_test_setup_teardown(cf_test_delete_prefix,
                                         cf_test_sqlite_setup,
                                         cf_test_sqlite_teardown),
