@@ -307,7 +307,6 @@ cf_pki_key_load(cf_req_t *req, const char *key_id, json_t **rec,
 {
     json_t       *r = NULL;
     EVP_PKEY     *pub = NULL;
-    BIO          *b = NULL;
     cf_hsm_id_t   hid;
     char          key[128];
     const char   *pem, *hex;
@@ -324,8 +323,7 @@ cf_pki_key_load(cf_req_t *req, const char *key_id, json_t **rec,
     pem = json_string_value(json_object_get(r, "public_key"));
     hex = json_string_value(json_object_get(r, "hsm_id"));
     if (pem == NULL || hex == NULL || cf_hsm_id_parse(hex, &hid) != CF_OK
-        || (b = BIO_new_mem_buf(pem, -1)) == NULL
-        || (pub = PEM_read_bio_PUBKEY(b, NULL, NULL, NULL)) == NULL) {
+        || (pub = cf_pki_pem_pubkey_shared(pem)) == NULL) {
         cf_log_error("pki", "key record %s is damaged", key_id);
         rc = CF_ERR_INTEGRITY;
         goto out;
@@ -337,7 +335,6 @@ cf_pki_key_load(cf_req_t *req, const char *key_id, json_t **rec,
         r = NULL;
     }
 out:
-    BIO_free(b);
     EVP_PKEY_free(pub);
     json_decref(r);
     return rc;
@@ -369,7 +366,7 @@ cf_pki_issuer_load(cf_req_t *req, const char *ref, bool with_key,
     out->id = json_string_value(json_object_get(out->rec, "issuer_id"));
     pem = json_string_value(json_object_get(out->rec, "certificate"));
     if (out->id == NULL || pem == NULL
-        || (out->cert = cf_pki_pem_x509(pem)) == NULL) {
+        || (out->cert = cf_pki_pem_x509_shared(pem)) == NULL) {
         rc = CF_ERR_INTEGRITY;
         goto out;
     }

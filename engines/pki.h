@@ -107,6 +107,11 @@ char *cf_pki_x509_pem(X509 *x);
 /* Parse one PEM certificate, NULL when it is not one. */
 X509 *cf_pki_pem_x509(const char *pem);
 
+/* The same decode, from a cache keyed by the PEM's content (pki_pem_cache.
+ * c): a shared reference (free it as usual) that must only be read. */
+X509 *cf_pki_pem_x509_shared(const char *pem);
+EVP_PKEY *cf_pki_pem_pubkey_shared(const char *pem);
+
 /* Serial as "aa:bb:.." (sep ':') or "aa-bb-.." (sep '-'). */
 void cf_pki_serial_str(const ASN1_INTEGER *s, char sep,
                        char buf[CF_PKI_SERIAL]);

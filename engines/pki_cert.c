@@ -292,6 +292,38 @@ cf_pki_serial_new(X509 *x)
     return rc;
 }
 
+/* X509_set_pubkey, without OpenSSL 3.0's decoder round trip for EC keys
+ * (X509_PUBKEY_set re-decodes the key it was given, building a decoder
+ * chain under global locks: a third of an issue request). For an EC key
+ * the SubjectPublicKeyInfo is written directly: id-ecPublicKey, the named
+ * curve, the encoded point. Other keys take the ordinary path. */
+static int
+cf_pki_set_pubkey(X509 *x, EVP_PKEY *pub)
+{
+    unsigned char  point[256];
+    unsigned char *bits;
+    char           curve[64];
+    size_t         plen = 0;
+    int            nid;
+
+    if (EVP_PKEY_get_base_id(pub) != EVP_PKEY_EC
+        || EVP_PKEY_get_utf8_string_param(pub, "group", curve,
+                                          sizeof(curve), NULL) != 1
+        || (nid = OBJ_sn2nid(curve)) == NID_undef
+        || EVP_PKEY_get_octet_string_param(pub, "encoded-pub-key", point,
+                                           sizeof(point), &plen) != 1
+        || (bits = OPENSSL_memdup(point, plen)) == NULL)
+        return X509_set_pubkey(x, pub);
+    if (X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(x),
+                               OBJ_nid2obj(NID_X9_62_id_ecPublicKey),
+                               V_ASN1_OBJECT, OBJ_nid2obj(nid), bits,
+                               (int) plen) != 1) {
+        OPENSSL_free(bits);
+        return X509_set_pubkey(x, pub);
+    }
+    return 1;
+}
+
 cf_err_t
 cf_pki_cert_build(cf_req_t *req, const cf_pki_tmpl_t *t,
                   cf_pki_issuer_t *iss, EVP_PKEY *self_key, X509 **out,
@@ -325,7 +357,7 @@ cf_pki_cert_build(cf_req_t *req, const cf_pki_tmpl_t *t,
            == NULL
         || ASN1_TIME_set(X509_getm_notAfter(x), (time_t) t->not_after)
            == NULL
-        || X509_set_pubkey(x, t->pub) != 1)
+        || cf_pki_set_pubkey(x, t->pub) != 1)
         goto out;
 
     /* Subject alternative names: the CN too, unless it was excluded by
