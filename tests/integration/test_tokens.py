@@ -56,6 +56,11 @@ def test_tokens_stored_only_as_hmac(srv):
             assert enc not in raw
     for path in ch.db_entries(s.db_path):
         assert a["client_token"] not in path and a["accessor"] not in path
+    # nor in the server's log, even at debug level for failed lookups
+    assert s.lookup_self(a["client_token"] + "x").status_code == 403
+    logs = s.all_logs()
+    for secret in (a["client_token"], root):
+        assert secret not in logs
 
 
 def test_revoke_tree_and_orphans(srv):

@@ -63,9 +63,11 @@ def test_users_and_login(srv):
     anon.auth.userpass.login("alice", "new-pass-22")
 
     raw = ch.storage_bytes(s.db_path)
-    for pw in ("s3cret-PASSWORD-91", "new-pass-22"):
+    logs = s.all_logs()
+    for pw in ("s3cret-PASSWORD-91", "new-pass-22", a["client_token"]):
         for enc in ch.encodings(pw):
             assert enc not in raw
+        assert pw not in logs
 
     c.auth.userpass.delete_user("alice")
     r = s.post("auth/userpass/login/alice", {"password": "new-pass-22"})
