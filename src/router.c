@@ -22,10 +22,28 @@ typedef struct {
     cf_mount_t  *mounts;    /* longest path first */
 } cf_mount_table_t;
 
+/* Two locks: mu serialises changes to the table (held across storage
+ * writes and engine hooks); tbl_lock guards only the `table` pointer, so
+ * a request's acquire never waits behind a change in progress. Writers of
+ * the pointer hold both (mu first). */
 struct cf_router_s {
-    pthread_mutex_t    mu;      /* guards `table` pointer and changes */
+    pthread_mutex_t    mu;
+    pthread_rwlock_t   tbl_lock;
     cf_mount_table_t  *table;   /* NULL while sealed */
 };
+
+/* Publish t as the table; the caller holds mu. Returns the old one. */
+static cf_mount_table_t *
+cf_router_publish(cf_router_t *r, cf_mount_table_t *t)
+{
+    cf_mount_table_t  *old;
+
+    pthread_rwlock_wrlock(&r->tbl_lock);
+    old = r->table;
+    r->table = t;
+    pthread_rwlock_unlock(&r->tbl_lock);
+    return old;
+}
 
 static void
 cf_mount_cleanup(cf_mount_t *m)
@@ -58,11 +76,11 @@ cf_router_acquire(cf_router_t *r)
 {
     cf_mount_table_t  *t;
 
-    pthread_mutex_lock(&r->mu);
+    pthread_rwlock_rdlock(&r->tbl_lock);
     t = r->table;
     if (t != NULL)
         atomic_fetch_add(&t->refs, 1);
-    pthread_mutex_unlock(&r->mu);
+    pthread_rwlock_unlock(&r->tbl_lock);
     return t;
 }
 
@@ -75,6 +93,7 @@ cf_router_new(cf_router_t **out)
     if ((r = calloc(1, sizeof(*r))) == NULL)
         return CF_ERR_NOMEM;
     pthread_mutex_init(&r->mu, NULL);
+    pthread_rwlock_init(&r->tbl_lock, NULL);
     *out = r;
     return CF_OK;
 }
@@ -86,6 +105,7 @@ cf_router_free(cf_router_t *r)
         return;
     cf_mount_table_release(r->table);
     pthread_mutex_destroy(&r->mu);
+    pthread_rwlock_destroy(&r->tbl_lock);
     free(r);
 }
 
@@ -385,8 +405,7 @@ cf_router_swap_locked(cf_server_t *srv, json_t *doc)
         cf_mount_table_release(t);
         return rc;
     }
-    old = r->table;
-    r->table = t;
+    old = cf_router_publish(r, t);
     cf_mount_table_release(old);
     return CF_OK;
 }
@@ -839,8 +858,7 @@ cf_router_load(cf_server_t *srv)
         }
     }
     pthread_mutex_lock(&r->mu);
-    old = r->table;
-    r->table = t;
+    old = cf_router_publish(r, t);
     t = NULL;
     pthread_mutex_unlock(&r->mu);
     cf_mount_table_release(old);
@@ -858,8 +876,7 @@ cf_router_unload(cf_server_t *srv)
     cf_mount_table_t  *old;
 
     pthread_mutex_lock(&r->mu);
-    old = r->table;
-    r->table = NULL;
+    old = cf_router_publish(r, NULL);
     pthread_mutex_unlock(&r->mu);
     cf_mount_table_release(old);
 }
