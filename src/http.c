@@ -668,7 +668,7 @@ cf_http_run(cf_server_t *srv, struct MHD_Connection *conn, const char *url,
     req.conn = conn;
     req.method = method;
     req.op = cf_http_method_op(method, &req.head, &known);
-    cf_uuid_new(req.request_id);
+    cf_request_id_new(req.request_id);
     if (!known)
         return cf_http_error(conn, 405, "unsupported operation");
     rc = cf_http_normalize_path(url, &req.path);

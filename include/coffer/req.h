@@ -128,6 +128,10 @@ cf_err_t cf_req_param_duration(cf_req_t *req, const char *name, int64_t *out,
 /* Fill buf with a random RFC 4122 v4 UUID string (37 bytes). */
 void cf_uuid_new(char buf[37]);
 
+/* A request id shaped like a v4 UUID: unique, not unpredictable (from a
+ * per-thread generator seeded by the DRBG). Only for request ids. */
+void cf_request_id_new(char buf[37]);
+
 /* RFC 3339 UTC time with nanoseconds, e.g. 2026-11-23T01:02:03.123456789Z,
  * into buf (40 bytes). */
 void cf_time_rfc3339(const struct timespec *ts, char buf[40]);
