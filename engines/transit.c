@@ -867,10 +867,8 @@ cf_transit_seal(cf_req_t *req, const cf_transit_policy_t *p, unsigned v,
     if ((blob = malloc(blen)) == NULL)
         return CF_ERR_NOMEM;
     if (!p->derived) {
-        if (RAND_bytes(blob, CF_HSM_GCM_IV) != 1) {
-            rc = CF_ERR_INTERNAL;
+        if ((rc = cf_nonce_new(blob, CF_HSM_GCM_IV)) != CF_OK)
             goto out;
-        }
         rc = cf_hsm_gcm_encrypt(req->srv->hsm, &x->key, blob,
                                 in->aad ? in->aad->data : NULL,
                                 in->aad ? in->aad->len : 0, pt, pt_len,
@@ -903,8 +901,7 @@ cf_transit_seal(cf_req_t *req, const cf_transit_policy_t *p, unsigned v,
             if (rc != CF_OK)
                 goto out;
             memcpy(blob, mac, CF_HSM_GCM_IV);
-        } else if (RAND_bytes(blob, CF_HSM_GCM_IV) != 1) {
-            rc = CF_ERR_INTERNAL;
+        } else if ((rc = cf_nonce_new(blob, CF_HSM_GCM_IV)) != CF_OK) {
             goto out;
         }
         rc = cf_transit_gcm_soft(true, dk, p->ti->key_bytes, blob, in->aad,

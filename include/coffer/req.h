@@ -128,6 +128,11 @@ cf_err_t cf_req_param_duration(cf_req_t *req, const char *name, int64_t *out,
 /* Fill buf with a random RFC 4122 v4 UUID string (37 bytes). */
 void cf_uuid_new(char buf[37]);
 
+/* len bytes (at most 4096) from the DRBG for a public nonce such as a
+ * GCM IV: uniformly random, never reused, served from a per-thread
+ * buffer. Not for keys or other secrets. */
+cf_err_t cf_nonce_new(unsigned char *out, size_t len);
+
 /* A request id shaped like a v4 UUID: unique, not unpredictable (from a
  * per-thread generator seeded by the DRBG). Only for request ids. */
 void cf_request_id_new(char buf[37]);
