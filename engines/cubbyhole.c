@@ -144,6 +144,23 @@ cf_cubbyhole_take_json(cf_server_t *srv, const char *token_hmac,
     return rc;
 }
 
+static int
+cf_cubbyhole_exists(cf_req_t *req)
+{
+    char   *key;
+    int     r;
+    size_t  n = strlen(req->rest);
+
+    /* (no cf_kv_check_key: an exists hook must not record failures) */
+    if (req->token == NULL || n == 0 || req->rest[n - 1] == '/')
+        return -1;
+    if ((key = cf_cubbyhole_key(req, req->rest)) == NULL)
+        return -1;
+    r = cf_view_exists(req, key);
+    free(key);
+    return r;
+}
+
 static const cf_path_t  cf_cubbyhole_paths[] = {
     { "*", CF_OP_ALL & ~CF_OP_PATCH, cf_cubbyhole_handle },
     CF_PATH_END
@@ -151,4 +168,5 @@ static const cf_path_t  cf_cubbyhole_paths[] = {
 
 const cf_engine_t  cf_cubbyhole_engine = {
     .name = "cubbyhole", .paths = cf_cubbyhole_paths, .singleton = true,
+    .exists = cf_cubbyhole_exists,
 };

@@ -180,6 +180,13 @@ cf_kv_handle(cf_req_t *req)
                                    : cf_kv_v1_handle(req);
 }
 
+static int
+cf_kv_exists(cf_req_t *req)
+{
+    return cf_kv_is_v2(req->mount) ? cf_kv_v2_exists(req)
+                                   : cf_kv_v1_exists(req);
+}
+
 /* One catch-all row: which paths exist depends on the mount's version,
  * so each version's handler routes (and answers 404/405) itself. */
 static const cf_path_t  cf_kv_paths[] = {
@@ -188,5 +195,5 @@ static const cf_path_t  cf_kv_paths[] = {
 };
 
 const cf_engine_t  cf_kv_engine = {
-    .name = "kv", .paths = cf_kv_paths,
+    .name = "kv", .paths = cf_kv_paths, .exists = cf_kv_exists,
 };

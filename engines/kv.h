@@ -64,6 +64,10 @@ cf_err_t cf_kv_check_merge_patch(cf_req_t *req);
  * target is modified in place when both are objects). */
 json_t *cf_kv_merge_patch(json_t *target, json_t *patch);
 
+/* Existence checks of each version (engine.h's exists hook). */
+int cf_kv_v1_exists(cf_req_t *req);
+int cf_kv_v2_exists(cf_req_t *req);
+
 /* Handlers of each version: req->rest is the path inside the mount. */
 cf_err_t cf_kv_v1_handle(cf_req_t *req);
 cf_err_t cf_kv_v2_handle(cf_req_t *req);

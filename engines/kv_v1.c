@@ -84,6 +84,16 @@ cf_kv_v1_delete(cf_req_t *req, const char *key)
     return cf_req_reply_none(req);
 }
 
+int
+cf_kv_v1_exists(cf_req_t *req)
+{
+    size_t  n = strlen(req->rest);
+
+    if (n == 0 || req->rest[n - 1] == '/')
+        return -1;
+    return cf_view_exists(req, req->rest);
+}
+
 cf_err_t
 cf_kv_v1_handle(cf_req_t *req)
 {

@@ -1133,6 +1133,25 @@ cf_kv_v2_under(const char *rest, const char *word, const char **key)
     return true;
 }
 
+int
+cf_kv_v2_exists(cf_req_t *req)
+{
+    const char  *key = NULL;
+    char        *mp;
+    int          r;
+
+    if (strncmp(req->rest, "data/", 5) == 0)
+        key = req->rest + 5;
+    else if (strncmp(req->rest, "metadata/", 9) == 0)
+        key = req->rest + 9;
+    if (key == NULL || *key == '\0' || key[strlen(key) - 1] == '/'
+        || (mp = cf_kv_v2_meta_path(key)) == NULL)
+        return -1;
+    r = cf_view_exists(req, mp);
+    free(mp);
+    return r;
+}
+
 cf_err_t
 cf_kv_v2_handle(cf_req_t *req)
 {

@@ -1596,6 +1596,25 @@ static const cf_path_t  cf_transit_paths[] = {
     CF_PATH_END
 };
 
+/* keys/<name> and encrypt/<name> (upsert) exist when the key does: a
+ * missing key needs "create". */
+static int
+cf_transit_exists(cf_req_t *req)
+{
+    const char  *name = NULL;
+    char         key[300];
+
+    if (strncmp(req->rest, "keys/", 5) == 0)
+        name = req->rest + 5;
+    else if (strncmp(req->rest, "encrypt/", 8) == 0)
+        name = req->rest + 8;
+    if (name == NULL || *name == '\0' || strchr(name, '/') != NULL
+        || strlen(name) > 200)
+        return -1;
+    snprintf(key, sizeof(key), "policy/%s", name);
+    return cf_view_exists(req, key);
+}
+
 /* Background auto-rotation (ticker.c): every key whose latest version
  * is older than its auto_rotate_period gets a new version, used or not. */
 static void
@@ -1620,5 +1639,5 @@ cf_transit_tick(cf_req_t *req)
 const cf_engine_t  cf_transit_engine = {
     .name = "transit", .paths = cf_transit_paths,
     .mount = cf_transit_mount, .unmount = cf_transit_unmount,
-    .tick = cf_transit_tick,
+    .tick = cf_transit_tick, .exists = cf_transit_exists,
 };

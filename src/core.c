@@ -59,6 +59,7 @@ cf_core_check_acl(cf_req_t *req)
 {
     cf_acl_t         *acl = NULL;
     cf_acl_result_t   r;
+    cf_op_t           op;
     bool              ok;
     cf_err_t          rc;
 
@@ -71,7 +72,11 @@ cf_core_check_acl(cf_req_t *req)
         return cf_req_fail(req, rc, "permission denied");
     if (rc != CF_OK)
         return cf_req_fail(req, rc, "%s", cf_err_message(rc));
-    ok = cf_acl_allowed(acl, req->path, req->op, req->body, &r);
+    /* A write to something that does not exist yet is a "create". */
+    op = req->op;
+    if (op == CF_OP_UPDATE && cf_router_exists(req->srv, req) == 0)
+        op = CF_OP_CREATE;
+    ok = cf_acl_allowed(acl, req->path, op, req->body, &r);
     if (ok && !r.sudo && cf_policy_path_needs_sudo(req->path))
         ok = false;
     if (ok && !cf_acl_wrap_ttl_ok(&r, req->wrap_ttl))

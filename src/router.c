@@ -665,6 +665,26 @@ cf_router_mount_for_path(cf_server_t *srv, const char *path, char **mpath)
     return out;
 }
 
+int
+cf_router_exists(cf_server_t *srv, cf_req_t *req)
+{
+    cf_mount_table_t  *t = cf_router_acquire(srv->router);
+    const cf_mount_t  *m, *saved_m = req->mount;
+    const char        *rest, *saved_r = req->rest;
+    int                r = -1;
+
+    if (t != NULL && (m = cf_router_find(t, req->path, &rest)) != NULL
+        && m->engine->exists != NULL) {
+        req->mount = m;
+        req->rest = rest;
+        r = m->engine->exists(req);
+        req->mount = saved_m;
+        req->rest = saved_r;
+    }
+    cf_mount_table_release(t);
+    return r;
+}
+
 bool
 cf_router_unauthenticated(cf_server_t *srv, const char *path)
 {
@@ -1048,6 +1068,16 @@ cf_view_delete(cf_req_t *req, const char *key)
     rc = cf_barrier_delete(req->srv->barrier, p);
     free(p);
     return rc;
+}
+
+int
+cf_view_exists(cf_req_t *req, const char *key)
+{
+    cf_buf_t  *b = NULL;
+    cf_err_t   rc = cf_view_get(req, key, &b);
+
+    cf_buf_free(b);
+    return rc == CF_OK ? 1 : rc == CF_ERR_NOT_FOUND ? 0 : -1;
 }
 
 cf_err_t

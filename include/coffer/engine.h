@@ -42,6 +42,11 @@ typedef struct cf_engine_s {
     /* Optional hooks; run under the mount table lock, no request. */
     cf_err_t        (*mount)(cf_server_t *srv, cf_mount_t *m);
     cf_err_t        (*unmount)(cf_server_t *srv, cf_mount_t *m);
+    /* Optional existence check, Vault's: for a POST/PUT, whether the
+     * target exists (1) or not (0), so the ACL asks for "update" or
+     * "create"; -1 when the path has no such check (then "update").
+     * req->mount and req->rest are set; nothing may be written. */
+    int             (*exists)(cf_req_t *req);
     /* Optional periodic work (ticker.c, about once a minute while
      * unsealed): req has the mount and the server, no token and an empty
      * body; failures recorded on it are logged and dropped. */
@@ -71,6 +76,10 @@ cf_err_t cf_view_delete(cf_req_t *req, const char *key);
 cf_err_t cf_view_list(cf_req_t *req, const char *prefix, cf_strlist_t **out);
 /* Delete every key under prefix (ends in '/'), in one transaction. */
 cf_err_t cf_view_delete_prefix(cf_req_t *req, const char *prefix);
+
+/* For exists hooks: 1 when key is stored in the view, 0 when not, -1 on
+ * any other failure. */
+int cf_view_exists(cf_req_t *req, const char *key);
 
 /* LIST reply of the immediate children of prefix ("" or ending in '/';
  * folders end in '/'): {"keys": [...]}, or Vault's 404 {"errors":[]}

@@ -73,6 +73,10 @@ cf_err_t cf_router_view_delete_prefix(cf_server_t *srv,
                                       const char *mount_path,
                                       const char *prefix);
 
+/* The existence check of the engine serving req->path (see engine.h):
+ * 1 exists, 0 does not, -1 no check. */
+int cf_router_exists(cf_server_t *srv, cf_req_t *req);
+
 /* Whether path falls on one of its engine's unauthenticated patterns
  * (login endpoints): the pipeline then dispatches without a token. */
 bool cf_router_unauthenticated(cf_server_t *srv, const char *path);

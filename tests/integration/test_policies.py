@@ -215,7 +215,7 @@ def test_policy_matrix(active_server, rules, method, path, body, allowed):
                                 options={"version": "1"})
     for p in ("secret/foo", "secret/foo/bar", "secret/x/teamb",
               "secret/x/y/teamb", "secret/super", "secret/ok",
-              "secret/d/e"):
+              "secret/d/e", "secret/p"):
         assert s.post(p, {"v": "1"}, token=root).status_code == 204
     c.sys.create_or_update_policy("m", rules)
     t = token_with(c, "m")
@@ -224,3 +224,30 @@ def test_policy_matrix(active_server, rules, method, path, body, allowed):
         assert r.status_code in (200, 204), (rules, path, r.text)
     else:
         assert r.status_code == 403, (rules, path, r.text)
+
+
+def test_create_versus_update(srv):
+    """A write to something that does not exist is a "create" (Vault's
+    existence check): KV v2 data, and transit's encrypt upsert."""
+    s, root, c = srv
+    c.sys.create_or_update_policy("create-only", """
+path "secret/data/new/*" { capabilities = ["create"] }
+path "transit/encrypt/*" { capabilities = ["update"] }
+path "transit/keys/*" { capabilities = ["create"] }
+""")
+    t = token_with(c, "create-only")
+    assert s.post("secret/data/new/a", {"data": {"v": "1"}},
+                  token=t).status_code == 200
+    # the same path again is an update: refused
+    assert s.post("secret/data/new/a", {"data": {"v": "2"}},
+                  token=t).status_code == 403
+    c.sys.enable_secrets_engine("transit")
+    assert s.post("transit/keys/k1", {}, token=t).status_code in (200, 204)
+    assert s.post("transit/keys/k1", {"type": "aes256-gcm96"},
+                  token=t).status_code == 403     # exists: update
+    pt = "aGVsbG8="
+    assert s.post("transit/encrypt/k1", {"plaintext": pt},
+                  token=t).status_code == 200     # existing key: update
+    # upsert of a missing key needs create, which this token lacks there
+    assert s.post("transit/encrypt/k2", {"plaintext": pt},
+                  token=t).status_code == 403
