@@ -107,17 +107,12 @@ cf_err_t
 cf_cubbyhole_put_json(cf_server_t *srv, const char *token_hmac,
                       const char *key, const json_t *v)
 {
-    char      *path = cf_cubbyhole_path(srv, token_hmac, key), *s;
+    char      *path = cf_cubbyhole_path(srv, token_hmac, key);
     cf_err_t   rc;
 
     if (path == NULL)
         return CF_ERR_NOMEM;
-    if ((s = json_dumps(v, JSON_COMPACT)) == NULL) {
-        free(path);
-        return CF_ERR_NOMEM;
-    }
-    rc = cf_barrier_put(srv->barrier, path, s, strlen(s));
-    cf_mem_free(s);
+    rc = cf_barrier_put_json(srv->barrier, path, v);
     free(path);
     return rc;
 }
@@ -126,20 +121,17 @@ cf_err_t
 cf_cubbyhole_take_json(cf_server_t *srv, const char *token_hmac,
                        const char *key, json_t **out)
 {
-    char          *path = cf_cubbyhole_path(srv, token_hmac, key);
-    cf_buf_t      *raw = NULL;
-    json_error_t   jerr;
-    cf_err_t       rc;
+    char      *path = cf_cubbyhole_path(srv, token_hmac, key);
+    cf_err_t   rc;
 
     *out = NULL;
     if (path == NULL)
         return CF_ERR_NOMEM;
-    if ((rc = cf_barrier_get(srv->barrier, path, &raw)) == CF_OK) {
-        *out = json_loadb((const char *) raw->data, raw->len, 0, &jerr);
-        rc = *out != NULL ? cf_barrier_delete(srv->barrier, path)
-                          : CF_ERR_INTEGRITY;
+    if ((rc = cf_barrier_get_json(srv->barrier, path, out)) == CF_OK
+        && (rc = cf_barrier_delete(srv->barrier, path)) != CF_OK) {
+        json_decref(*out);              /* not taken unless deleted */
+        *out = NULL;
     }
-    cf_buf_free(raw);
     free(path);
     return rc;
 }

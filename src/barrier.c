@@ -549,6 +549,40 @@ out:
 }
 
 cf_err_t
+cf_barrier_get_json(cf_barrier_t *b, const char *path, json_t **out)
+{
+    cf_buf_t      *raw = NULL;
+    json_error_t   jerr;
+    cf_err_t       rc;
+
+    *out = NULL;
+    if ((rc = cf_barrier_get(b, path, &raw)) != CF_OK)
+        return rc;
+    *out = json_loadb((const char *) raw->data, raw->len, 0, &jerr);
+    cf_buf_free(raw);
+    if (!json_is_object(*out)) {
+        json_decref(*out);
+        *out = NULL;
+        cf_log_error("barrier", "entry %s is not a JSON object", path);
+        return CF_ERR_INTEGRITY;
+    }
+    return CF_OK;
+}
+
+cf_err_t
+cf_barrier_put_json(cf_barrier_t *b, const char *path, const json_t *v)
+{
+    char      *s;
+    cf_err_t   rc;
+
+    if (v == NULL || (s = json_dumps(v, JSON_COMPACT)) == NULL)
+        return CF_ERR_NOMEM;
+    rc = cf_barrier_put(b, path, s, strlen(s));
+    cf_mem_free(s);                     /* jansson's zeroing allocator */
+    return rc;
+}
+
+cf_err_t
 cf_barrier_put_many(cf_barrier_t *b, size_t n, const char *const *paths,
                     const void *const *data, const size_t *lens)
 {

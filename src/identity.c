@@ -21,43 +21,25 @@ cf_err_t
 cf_identity_get(cf_server_t *srv, const char *kind, const char *key,
                 json_t **out)
 {
-    char           path[CF_ID_PATH_MAX];
-    cf_buf_t      *raw = NULL;
-    json_error_t   jerr;
-    cf_err_t       rc;
+    char  path[CF_ID_PATH_MAX];
 
     *out = NULL;
     if ((size_t) snprintf(path, sizeof(path), "sys/identity/%s/%s", kind,
                           key) >= sizeof(path))
         return CF_ERR_NOT_FOUND;
-    if ((rc = cf_barrier_get(srv->barrier, path, &raw)) != CF_OK)
-        return rc;
-    *out = json_loadb((const char *) raw->data, raw->len, 0, &jerr);
-    cf_buf_free(raw);
-    if (!json_is_object(*out)) {
-        json_decref(*out);
-        *out = NULL;
-        cf_log_error("identity", "record %s does not parse", path);
-        return CF_ERR_INTEGRITY;
-    }
-    return CF_OK;
+    return cf_barrier_get_json(srv->barrier, path, out);
 }
 
 cf_err_t
 cf_identity_put(cf_server_t *srv, const char *kind, const char *key,
                 const json_t *v)
 {
-    char      path[CF_ID_PATH_MAX], *s;
-    cf_err_t  rc;
+    char  path[CF_ID_PATH_MAX];
 
     if ((size_t) snprintf(path, sizeof(path), "sys/identity/%s/%s", kind,
                           key) >= sizeof(path))
         return CF_ERR_INVALID;
-    if ((s = json_dumps(v, JSON_COMPACT)) == NULL)
-        return CF_ERR_NOMEM;
-    rc = cf_barrier_put(srv->barrier, path, s, strlen(s));
-    cf_mem_free(s);
-    return rc;
+    return cf_barrier_put_json(srv->barrier, path, v);
 }
 
 cf_err_t

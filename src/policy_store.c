@@ -132,22 +132,18 @@ static cf_err_t
 cf_policy_store_text(cf_server_t *srv, const char *name, char **text)
 {
     char           path[200];
-    cf_buf_t      *raw = NULL;
-    json_t        *doc;
-    json_error_t   jerr;
+    json_t        *doc = NULL;
     const char    *t;
     cf_err_t       rc;
 
     *text = NULL;
     snprintf(path, sizeof(path), CF_POLICY_PREFIX "%s", name);
-    rc = cf_barrier_get(srv->barrier, path, &raw);
+    rc = cf_barrier_get_json(srv->barrier, path, &doc);
     if (rc == CF_ERR_NOT_FOUND && strcmp(name, CF_POLICY_DEFAULT) == 0)
         return (*text = strdup(cf_policy_default_text)) != NULL
                ? CF_OK : CF_ERR_NOMEM;
     if (rc != CF_OK)
         return rc;
-    doc = json_loadb((const char *) raw->data, raw->len, 0, &jerr);
-    cf_buf_free(raw);
     if ((t = json_string_value(json_object_get(doc, "policy"))) == NULL)
         rc = CF_ERR_INTEGRITY;
     else if ((*text = strdup(t)) == NULL)
@@ -332,18 +328,9 @@ cf_policy_route_write(cf_req_t *req, const char *name, bool legacy)
         rc = CF_ERR_NOMEM;
         goto out;
     }
-    {
-        char *s = json_dumps(doc, JSON_COMPACT);
-
-        json_decref(doc);
-        if (s == NULL) {
-            rc = CF_ERR_NOMEM;
-            goto out;
-        }
-        snprintf(path, sizeof(path), CF_POLICY_PREFIX "%s", name);
-        rc = cf_barrier_put(req->srv->barrier, path, s, strlen(s));
-        cf_mem_free(s);                 /* jansson's zeroing allocator */
-    }
+    snprintf(path, sizeof(path), CF_POLICY_PREFIX "%s", name);
+    rc = cf_barrier_put_json(req->srv->barrier, path, doc);
+    json_decref(doc);
     cf_policy_store_flush(req->srv);
     if (rc == CF_OK)
         rc = cf_req_reply_none(req);

@@ -96,42 +96,20 @@ cf_seal_cfg_write(cf_server_t *srv, int shares, int threshold)
 
 /* ---- small barrier JSON helpers ----------------------------------------- */
 
+/* Store take (consumed; NULL = out of memory) behind the barrier. */
 static cf_err_t
 cf_seal_put_json(cf_server_t *srv, const char *path, json_t *take)
 {
-    char      *s;
-    cf_err_t   rc;
+    cf_err_t  rc = cf_barrier_put_json(srv->barrier, path, take);
 
-    if (take == NULL)
-        return CF_ERR_NOMEM;
-    s = json_dumps(take, JSON_COMPACT);
     json_decref(take);
-    if (s == NULL)
-        return CF_ERR_NOMEM;
-    rc = cf_barrier_put(srv->barrier, path, s, strlen(s));
-    cf_mem_free(s);
     return rc;
 }
 
 static cf_err_t
 cf_seal_get_json(cf_server_t *srv, const char *path, json_t **out)
 {
-    cf_buf_t      *raw = NULL;
-    json_error_t   jerr;
-    cf_err_t       rc;
-
-    *out = NULL;
-    if ((rc = cf_barrier_get(srv->barrier, path, &raw)) != CF_OK)
-        return rc;
-    *out = json_loadb((const char *) raw->data, raw->len, 0, &jerr);
-    cf_buf_free(raw);
-    if (!json_is_object(*out)) {
-        json_decref(*out);
-        *out = NULL;
-        cf_log_error("seal", "%s does not parse", path);
-        return CF_ERR_INTEGRITY;
-    }
-    return CF_OK;
+    return cf_barrier_get_json(srv->barrier, path, out);
 }
 
 /* ---- state changes (caller holds seal_lock for writing) ---------------- */

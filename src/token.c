@@ -113,14 +113,11 @@ static cf_err_t
 cf_token_put(cf_server_t *srv, const char *prefix, const char *hmac,
              const json_t *v)
 {
-    char      path[1024], *s;
+    char      path[1024];
     cf_err_t  rc;
 
     snprintf(path, sizeof(path), "%s%s", prefix, hmac);
-    if ((s = json_dumps(v, JSON_COMPACT)) == NULL)
-        return CF_ERR_NOMEM;
-    rc = cf_barrier_put(srv->barrier, path, s, strlen(s));
-    cf_mem_free(s);
+    rc = cf_barrier_put_json(srv->barrier, path, v);
     if (strcmp(prefix, "sys/token/id/") == 0)
         cf_token_cache_forget(srv->tokens, hmac);   /* entry changed */
     return rc;
@@ -129,22 +126,7 @@ cf_token_put(cf_server_t *srv, const char *prefix, const char *hmac,
 static cf_err_t
 cf_token_get_json(cf_server_t *srv, const char *path, json_t **out)
 {
-    cf_buf_t      *raw = NULL;
-    json_error_t   jerr;
-    cf_err_t       rc;
-
-    *out = NULL;
-    if ((rc = cf_barrier_get(srv->barrier, path, &raw)) != CF_OK)
-        return rc;
-    *out = json_loadb((const char *) raw->data, raw->len, 0, &jerr);
-    cf_buf_free(raw);
-    if (!json_is_object(*out)) {
-        json_decref(*out);
-        *out = NULL;
-        cf_log_error("token", "token entry %s does not parse", path);
-        return CF_ERR_INTEGRITY;
-    }
-    return CF_OK;
+    return cf_barrier_get_json(srv->barrier, path, out);
 }
 
 cf_err_t

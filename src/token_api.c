@@ -283,18 +283,10 @@ cf_token_api_role_name(cf_req_t *req, const char *route, char name[129])
 static cf_err_t
 cf_token_api_role_load(cf_server_t *srv, const char *name, json_t **out)
 {
-    char           path[200];
-    cf_buf_t      *raw = NULL;
-    json_error_t   jerr;
-    cf_err_t       rc;
+    char  path[200];
 
-    *out = NULL;
     snprintf(path, sizeof(path), CF_TOKEN_ROLE_PREFIX "%s", name);
-    if ((rc = cf_barrier_get(srv->barrier, path, &raw)) != CF_OK)
-        return rc;
-    *out = json_loadb((const char *) raw->data, raw->len, 0, &jerr);
-    cf_buf_free(raw);
-    return json_is_object(*out) ? CF_OK : CF_ERR_INTEGRITY;
+    return cf_barrier_get_json(srv->barrier, path, out);
 }
 
 static cf_err_t
@@ -307,7 +299,7 @@ cf_token_api_role_write(cf_req_t *req, const char *name, json_t *role)
         { "token_explicit_max_ttl", "explicit_max_ttl" },
     };
     const char  *suffix = NULL, *type = NULL;
-    char         path[200], *s;
+    char         path[200];
     json_t      *v = NULL;
     int64_t      d = 0;
     bool         b = false, has;
@@ -355,11 +347,8 @@ cf_token_api_role_write(cf_req_t *req, const char *name, json_t *role)
         return cf_req_fail(req, CF_ERR_INVALID,
                            "'token_bound_cidrs' is not supported yet");
     json_object_set_new(role, "name", json_string(name));
-    if ((s = json_dumps(role, JSON_COMPACT)) == NULL)
-        return CF_ERR_NOMEM;
     snprintf(path, sizeof(path), CF_TOKEN_ROLE_PREFIX "%s", name);
-    rc = cf_barrier_put(req->srv->barrier, path, s, strlen(s));
-    cf_mem_free(s);
+    rc = cf_barrier_put_json(req->srv->barrier, path, role);
     return rc == CF_OK ? cf_req_reply_none(req) : rc;
 }
 

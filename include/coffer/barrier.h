@@ -18,6 +18,7 @@
 #ifndef COFFER_BARRIER_H
 #define COFFER_BARRIER_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
@@ -57,6 +58,13 @@ cf_err_t cf_barrier_get(cf_barrier_t *b, const char *path, cf_buf_t **out);
 /* Encrypt under the current term and store durably. */
 cf_err_t cf_barrier_put(cf_barrier_t *b, const char *path,
                         const void *data, size_t len);
+
+/* JSON objects over get/put: a stored value that is not a JSON object
+ * is CF_ERR_INTEGRITY (logged with the path). *out owned. */
+cf_err_t cf_barrier_get_json(cf_barrier_t *b, const char *path,
+                             json_t **out);
+cf_err_t cf_barrier_put_json(cf_barrier_t *b, const char *path,
+                             const json_t *v);
 
 /* Encrypt n entries under the current term and store them in one
  * durable transaction: all or none. */
