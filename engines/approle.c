@@ -22,38 +22,18 @@
 #include <time.h>
 
 #include "auth_common.h"
+#include "coffer/server.h"
 #include "coffer/token.h"
 
 #define CF_APPROLE_NAME_MAX  128
-#define CF_APPROLE_STRIPES   32
 #define CF_APPROLE_KEY       640     /* view keys: prefix + name + HMAC */
 
-/* Serialises changes to one role's secret_ids (num_uses countdown,
- * destroy), striped by role name. */
-static pthread_mutex_t  cf_approle_locks[CF_APPROLE_STRIPES];
-static pthread_once_t   cf_approle_once = PTHREAD_ONCE_INIT;
-
-static void
-cf_approle_locks_init(void)
-{
-    size_t  i;
-
-    for (i = 0; i < CF_APPROLE_STRIPES; i++)
-        pthread_mutex_init(&cf_approle_locks[i], NULL);
-}
-
+/* Changes to one role's secret_ids (num_uses countdown, destroy) hold
+ * the stripe of (mount, role). */
 static pthread_mutex_t *
-cf_approle_lock(const char *name)
+cf_approle_lock(cf_req_t *req, const char *name)
 {
-    unsigned long     h = 5381;
-    pthread_mutex_t  *mu;
-
-    pthread_once(&cf_approle_once, cf_approle_locks_init);
-    while (*name != '\0')
-        h = h * 33 + (unsigned char) *name++;
-    mu = &cf_approle_locks[h % CF_APPROLE_STRIPES];
-    pthread_mutex_lock(mu);
-    return mu;
+    return cf_keylock(&req->srv->keylocks, req->mount->uuid, name);
 }
 
 /* A secret UUID from the private DRBG (role_id, secret_id, accessor). */
@@ -243,7 +223,7 @@ cf_approle_delete_role(cf_req_t *req, const char *name)
 {
     char              key[CF_APPROLE_KEY];
     json_t           *role = NULL;
-    pthread_mutex_t  *mu = cf_approle_lock(name);
+    pthread_mutex_t  *mu = cf_approle_lock(req, name);
     cf_err_t          rc;
 
     rc = cf_approle_load(req, name, &role);
@@ -549,7 +529,7 @@ cf_approle_secret_op(cf_req_t *req)
                                      "secret_id not found");
     if (rc != CF_OK)
         return rc;
-    mu = cf_approle_lock(name);
+    mu = cf_approle_lock(req, name);
     rc = cf_view_get_json(req, key, &ent);
     if (rc == CF_OK && destroy) {
         snprintf(k2, sizeof(k2), "accessor/%s/%s", name,
@@ -641,7 +621,7 @@ cf_approle_login(cf_req_t *req)
     if ((rc = cf_approle_hmac_key(req, key, sid, key, sizeof(key)))
         != CF_OK)
         goto out;
-    mu = cf_approle_lock(name);
+    mu = cf_approle_lock(req, name);
     rc = cf_approle_use_secret(req, name, key, &ent);
     pthread_mutex_unlock(mu);
     if (rc == CF_ERR_PERMISSION) {

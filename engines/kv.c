@@ -13,51 +13,13 @@
 #include <time.h>
 
 #include "coffer/log.h"
+#include "coffer/server.h"
 #include "kv.h"
-
-#define CF_KV_STRIPES  256      /* power of two */
-
-/*
- * The engine's only mutable file-scope state: the key lock stripes. They
- * hold no data, only serialise writers of the same key (any mount), so
- * they need no per-server life cycle; pthread_once makes them ready.
- */
-static pthread_mutex_t  cf_kv_stripes[CF_KV_STRIPES];
-static pthread_once_t   cf_kv_stripes_once = PTHREAD_ONCE_INIT;
-
-static void
-cf_kv_stripes_init(void)
-{
-    size_t  i;
-
-    for (i = 0; i < CF_KV_STRIPES; i++)
-        pthread_mutex_init(&cf_kv_stripes[i], NULL);
-}
-
-/* FNV-1a over the mount's UUID and the key. */
-static uint32_t
-cf_kv_hash(const char *a, const char *b)
-{
-    uint32_t  h = 2166136261u;
-
-    for (; *a != '\0'; a++)
-        h = (h ^ (unsigned char) *a) * 16777619u;
-    h = (h ^ 0xffu) * 16777619u;
-    for (; *b != '\0'; b++)
-        h = (h ^ (unsigned char) *b) * 16777619u;
-    return h;
-}
 
 pthread_mutex_t *
 cf_kv_lock_key(const cf_req_t *req, const char *key)
 {
-    pthread_mutex_t  *mu;
-
-    pthread_once(&cf_kv_stripes_once, cf_kv_stripes_init);
-    mu = &cf_kv_stripes[cf_kv_hash(req->mount->uuid, key)
-                        & (CF_KV_STRIPES - 1)];
-    pthread_mutex_lock(mu);
-    return mu;
+    return cf_keylock(&req->srv->keylocks, req->mount->uuid, key);
 }
 
 cf_err_t

@@ -185,6 +185,7 @@ cf_server_free(cf_server_t *srv)
     pthread_rwlock_destroy(&srv->seal_lock);
     pthread_mutex_destroy(&srv->unseal_mu);
     pthread_mutex_destroy(&srv->identity_mu);
+    cf_keylock_destroy(&srv->keylocks);
     pthread_mutex_destroy(&srv->wrap_mu);
 }
 
@@ -203,6 +204,7 @@ cf_server_build(cf_server_t *srv)
     pthread_rwlockattr_destroy(&ra);
     pthread_mutex_init(&srv->unseal_mu, NULL);
     pthread_mutex_init(&srv->identity_mu, NULL);
+    cf_keylock_init(&srv->keylocks);
     pthread_mutex_init(&srv->wrap_mu, NULL);
     atomic_init(&srv->sealed, true);
     atomic_init(&srv->initialized, false);

@@ -26,36 +26,11 @@
 
 #define CF_TOKEN_RAND_CHARS  32     /* ~190 bits of base62 */
 #define CF_TOKEN_MAX_LEN     512
-#define CF_TOKEN_STRIPES     64
 
-/* Serialises read-modify-write of one token's entry (num_uses, renew,
- * revoke), striped by the token's HMAC. Process-wide: tokens are keyed by
- * HMAC, which is unique across servers anyway. */
-static pthread_mutex_t  cf_token_locks[CF_TOKEN_STRIPES];
-static pthread_once_t   cf_token_locks_once = PTHREAD_ONCE_INIT;
-
-static void
-cf_token_locks_init(void)
-{
-    size_t  i;
-
-    for (i = 0; i < CF_TOKEN_STRIPES; i++)
-        pthread_mutex_init(&cf_token_locks[i], NULL);
-}
-
-static pthread_mutex_t *
-cf_token_lock(const char *id_hmac)
-{
-    unsigned long  h = 5381;
-    pthread_mutex_t *mu;
-
-    pthread_once(&cf_token_locks_once, cf_token_locks_init);
-    while (*id_hmac != '\0')
-        h = h * 33 + (unsigned char) *id_hmac++;
-    mu = &cf_token_locks[h % CF_TOKEN_STRIPES];
-    pthread_mutex_lock(mu);
-    return mu;
-}
+/* Read-modify-write of one token's entry (num_uses, renew, revoke) holds
+ * the token's stripe. */
+#define cf_token_lock(srv, id_hmac) \
+    cf_keylock(&(srv)->keylocks, "token", (id_hmac))
 
 static const char  cf_token_b62[] =
     "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -315,7 +290,7 @@ cf_token_revoke_depth(cf_server_t *srv, const char *th, bool tree,
         if (tree) {
             rc = cf_token_revoke_depth(srv, kids->items[i], true, depth + 1);
         } else {
-            mu = cf_token_lock(kids->items[i]);
+            mu = cf_token_lock(srv, kids->items[i]);
             if (cf_token_load(srv, kids->items[i], &child) == CF_OK) {
                 json_object_set_new(child, "parent", json_string(""));
                 json_object_set_new(child, "orphan", json_true());
@@ -332,7 +307,7 @@ cf_token_revoke_depth(cf_server_t *srv, const char *th, bool tree,
     cf_strlist_free(kids);
     if (rc != CF_OK)
         return rc;
-    mu = cf_token_lock(th);
+    mu = cf_token_lock(srv, th);
     rc = cf_token_load(srv, th, &entry);
     if (rc == CF_OK)
         rc = cf_token_delete_locked(srv, th, entry);
@@ -510,7 +485,7 @@ cf_err_t
 cf_token_renew(cf_server_t *srv, const char *id_hmac, int64_t increment,
                json_t **entry_out)
 {
-    pthread_mutex_t  *mu = cf_token_lock(id_hmac);
+    pthread_mutex_t  *mu = cf_token_lock(srv, id_hmac);
     json_t           *e = NULL;
     json_int_t        ctime, ttl, max, period;
     time_t            now = time(NULL);
@@ -585,7 +560,7 @@ cf_token_lookup(cf_server_t *srv, const char *token, cf_token_t **out)
          * concurrent requests each see the previous one's count. */
         json_decref(entry);
         entry = NULL;
-        mu = cf_token_lock(th);
+        mu = cf_token_lock(srv, th);
         rc = cf_token_load(srv, th, &entry);
     }
     if (rc == CF_ERR_NOT_FOUND) {

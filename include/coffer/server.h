@@ -21,6 +21,7 @@
 #include "coffer/barrier.h"
 #include "coffer/config.h"
 #include "coffer/hsm.h"
+#include "coffer/keylock.h"
 #include "coffer/mem.h"
 #include "coffer/storage.h"
 
@@ -51,6 +52,7 @@ typedef struct cf_server_s {
     char               *cluster_name;   /* valid while unsealed */
     time_t              active_since;
 
+    cf_keylock_t        keylocks;       /* per-key lock stripes */
     pthread_mutex_t     identity_mu;    /* serialises identity changes */
     pthread_mutex_t     wrap_mu;        /* serialises unwraps */
 
