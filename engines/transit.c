@@ -14,9 +14,9 @@
 #include <openssl/rand.h>
 
 #include "coffer/log.h"
+#include "coffer/tools.h"
 #include "coffer/server.h"
 
-#define CF_TRANSIT_RANDOM_MAX  (128 * 1024)
 #define CF_TRANSIT_MSG         512
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -1355,129 +1355,13 @@ cf_transit_hmac(cf_req_t *req)
 static cf_err_t
 cf_transit_random(cf_req_t *req)
 {
-    const char     *source = "platform", *format = "base64";
-    int64_t         bytes = 32;
-    bool            have;
-    char            seg[32], *end, *enc = NULL;
-    unsigned char  *buf = NULL, *other = NULL;
-    unsigned        i;
-    size_t          k;
-    long            n;
-    cf_err_t        rc;
-
-    if ((rc = cf_req_param_str(req, "source", &source, &have)) != CF_OK
-        || (rc = cf_req_param_str(req, "format", &format, &have)) != CF_OK
-        || (rc = cf_req_param_int(req, "bytes", &bytes, &have)) != CF_OK)
-        return rc;
-    for (i = 1; cf_transit_seg(req, i, seg, sizeof(seg)); i++) {
-        n = strtol(seg, &end, 10);
-        if (*end == '\0')
-            bytes = n;
-        else if (strcmp(seg, "platform") == 0)
-            source = "platform";
-        else if (strcmp(seg, "seal") == 0)
-            source = "seal";
-        else if (strcmp(seg, "all") == 0)
-            source = "all";
-        else
-            return cf_req_fail(req, CF_ERR_INVALID, "unsupported random "
-                               "source or byte count");
-    }
-    if (bytes < 1 || bytes > CF_TRANSIT_RANDOM_MAX)
-        return cf_req_fail(req, CF_ERR_INVALID, "'bytes' must be between 1 "
-                           "and %d", CF_TRANSIT_RANDOM_MAX);
-    if (strcmp(format, "base64") != 0 && strcmp(format, "hex") != 0)
-        return cf_req_fail(req, CF_ERR_INVALID, "unsupported encoding "
-                           "format %.16s; must be \"hex\" or \"base64\"",
-                           format);
-    if (strcmp(source, "platform") != 0 && strcmp(source, "seal") != 0
-        && strcmp(source, "all") != 0)
-        return cf_req_fail(req, CF_ERR_INVALID, "unsupported entropy "
-                           "source; must be \"platform\", \"seal\" or "
-                           "\"all\"");
-    buf = malloc((size_t) bytes);
-    other = malloc((size_t) bytes);
-    if (buf == NULL || other == NULL) {
-        rc = CF_ERR_NOMEM;
-        goto out;
-    }
-    /* platform = OpenSSL's DRBG, seal = the HSM, all = both XORed. */
-    if (strcmp(source, "seal") == 0) {
-        rc = cf_hsm_random(req->srv->hsm, buf, (size_t) bytes);
-    } else if (RAND_bytes(buf, (int) bytes) != 1) {
-        rc = CF_ERR_INTERNAL;
-    } else if (strcmp(source, "all") == 0
-               && (rc = cf_hsm_random(req->srv->hsm, other,
-                                      (size_t) bytes)) == CF_OK) {
-        for (k = 0; k < (size_t) bytes; k++)
-            buf[k] ^= other[k];
-    }
-    if (rc != CF_OK)
-        goto out;
-    enc = strcmp(format, "hex") == 0 ? cf_hex_encode(buf, (size_t) bytes)
-                                     : cf_b64_encode(buf, (size_t) bytes);
-    if (enc == NULL) {
-        rc = CF_ERR_NOMEM;
-        goto out;
-    }
-    rc = cf_req_reply_data(req, json_pack("{s:s}", "random_bytes", enc));
-out:
-    if (buf != NULL)
-        OPENSSL_cleanse(buf, (size_t) bytes);
-    if (other != NULL)
-        OPENSSL_cleanse(other, (size_t) bytes);
-    free(buf);
-    free(other);
-    cf_mem_free_str(enc);
-    return rc;
+    return cf_tools_random(req, "random");
 }
 
 static cf_err_t
 cf_transit_hash(cf_req_t *req)
 {
-    const char     *alg = "sha2-256", *format = "hex", *input = NULL;
-    const EVP_MD   *md;
-    unsigned char   sum[EVP_MAX_MD_SIZE];
-    unsigned int    sl = 0;
-    cf_buf_t       *in = NULL;
-    char            seg[32], msg[CF_TRANSIT_MSG], *enc = NULL;
-    bool            have;
-    cf_err_t        rc;
-
-    if ((rc = cf_req_param_str(req, "algorithm", &alg, &have)) != CF_OK
-        || (rc = cf_req_param_str(req, "format", &format, &have)) != CF_OK
-        || (rc = cf_req_param_str(req, "input", &input, &have)) != CF_OK)
-        return rc;
-    if (cf_transit_seg(req, 1, seg, sizeof(seg)))
-        alg = seg;
-    if (input == NULL)
-        return cf_req_fail(req, CF_ERR_INVALID, "missing input for hashing");
-    if ((md = cf_transit_md(alg)) == NULL || strcmp(alg, "sha1") == 0)
-        return cf_req_fail(req, CF_ERR_INVALID, "unsupported algorithm "
-                           "%.32s", alg);
-    if (strcmp(format, "hex") != 0 && strcmp(format, "base64") != 0)
-        return cf_req_fail(req, CF_ERR_INVALID, "unsupported encoding "
-                           "format %.16s; must be \"hex\" or \"base64\"",
-                           format);
-    if (cf_transit_b64(input, false, "input", &in, msg, sizeof(msg))
-        != CF_OK)
-        return cf_req_fail(req, CF_ERR_INVALID, "unable to decode input "
-                           "as base64");
-    if (EVP_Digest(in->data, in->len, sum, &sl, md, NULL) != 1) {
-        rc = CF_ERR_INTERNAL;
-        goto out;
-    }
-    enc = strcmp(format, "hex") == 0 ? cf_hex_encode(sum, sl)
-                                     : cf_b64_encode(sum, sl);
-    if (enc == NULL) {
-        rc = CF_ERR_NOMEM;
-        goto out;
-    }
-    rc = cf_req_reply_data(req, json_pack("{s:s}", "sum", enc));
-out:
-    cf_buf_free(in);
-    cf_mem_free_str(enc);
-    return rc;
+    return cf_tools_hash(req, "hash");
 }
 
 /* ---- what an HSM cannot do, and small config paths ---------------------- */
