@@ -46,6 +46,27 @@ cf_id_by_name(cf_server_t *srv, const char *kind, const char *name,
     return rc;
 }
 
+/* The record "<kind>/id/<id>" or "<kind>/name/<name>" names (owned);
+ * *by_name says which form. CF_ERR_NOT_FOUND when there is none. */
+static cf_err_t
+cf_id_target(cf_req_t *req, const char *kind, json_t **rec, bool *by_name)
+{
+    char         route[32];
+    const char  *arg;
+
+    *rec = NULL;
+    snprintf(route, sizeof(route), "%s/name/", kind);
+    if ((arg = cf_id_arg(req, route)) != NULL) {
+        *by_name = true;
+        return cf_id_by_name(req->srv, kind, arg, rec);
+    }
+    *by_name = false;
+    snprintf(route, sizeof(route), "%s/id/", kind);
+    if ((arg = cf_id_arg(req, route)) == NULL)
+        return CF_ERR_NOT_FOUND;
+    return cf_identity_get(req->srv, kind, arg, rec);
+}
+
 static cf_err_t
 cf_id_list(cf_req_t *req, const char *kind, bool names)
 {
@@ -257,23 +278,19 @@ cf_id_entity_delete(cf_req_t *req, json_t *e)
 static cf_err_t
 cf_id_entity(cf_req_t *req)
 {
-    const char  *id = cf_id_arg(req, "entity/id/");
-    const char  *nm = cf_id_arg(req, "entity/name/");
     json_t      *e = NULL;
+    bool         nm;
     cf_err_t     rc;
 
     if (strcmp(req->rest, "entity") == 0)
         return cf_id_entity_write(req, NULL);
-    if (id == NULL && nm == NULL)
-        return cf_req_fail(req, CF_ERR_NOT_FOUND, "unsupported path");
-    rc = id != NULL ? cf_identity_get(req->srv, "entity", id, &e)
-                    : cf_id_by_name(req->srv, "entity", nm, &e);
+    rc = cf_id_target(req, "entity", &e, &nm);
     if (rc == CF_ERR_NOT_FOUND) {
         if (req->op == CF_OP_DELETE)
             return cf_req_reply_none(req);
         if (req->op == CF_OP_READ)
             return cf_req_fail(req, CF_ERR_NOT_FOUND, "entity not found");
-        if (nm != NULL)                 /* POST entity/name/<n> creates */
+        if (nm)                         /* POST entity/name/<n> creates */
             return cf_id_entity_write(req, NULL);
         return cf_req_fail(req, CF_ERR_INVALID, "entity not found");
     }
@@ -471,21 +488,17 @@ cf_id_group_write(cf_req_t *req, json_t *rec)
 static cf_err_t
 cf_id_group(cf_req_t *req)
 {
-    const char  *id = cf_id_arg(req, "group/id/");
-    const char  *nm = cf_id_arg(req, "group/name/");
     json_t      *g = NULL;
+    bool         nm;
     cf_err_t     rc;
 
     if (strcmp(req->rest, "group") == 0)
         return cf_id_group_write(req, NULL);
-    if (id == NULL && nm == NULL)
-        return cf_req_fail(req, CF_ERR_NOT_FOUND, "unsupported path");
-    rc = id != NULL ? cf_identity_get(req->srv, "group", id, &g)
-                    : cf_id_by_name(req->srv, "group", nm, &g);
+    rc = cf_id_target(req, "group", &g, &nm);
     if (rc == CF_ERR_NOT_FOUND) {
         if (req->op == CF_OP_DELETE)
             return cf_req_reply_none(req);
-        if (req->op == CF_OP_READ || nm == NULL)
+        if (req->op == CF_OP_READ || !nm)
             return cf_req_fail(req, CF_ERR_NOT_FOUND, "group not found");
         return cf_id_group_write(req, NULL);
     }
