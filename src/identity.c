@@ -6,6 +6,9 @@
  */
 #include "coffer/identity.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +19,8 @@
 #include "coffer/token.h"
 
 #define CF_ID_PATH_MAX  1024
+
+static void cf_identity_changed(cf_server_t *srv);
 
 cf_err_t
 cf_identity_get(cf_server_t *srv, const char *kind, const char *key,
@@ -34,23 +39,33 @@ cf_err_t
 cf_identity_put(cf_server_t *srv, const char *kind, const char *key,
                 const json_t *v)
 {
-    char  path[CF_ID_PATH_MAX];
+    char      path[CF_ID_PATH_MAX];
+    cf_err_t  rc;
 
     if ((size_t) snprintf(path, sizeof(path), "sys/identity/%s/%s", kind,
                           key) >= sizeof(path))
         return CF_ERR_INVALID;
-    return cf_barrier_put_json(srv->barrier, path, v);
+    /* Before and after: a lookup that read the old record between the
+     * two cannot cache it (its generation moved on). */
+    cf_identity_changed(srv);
+    rc = cf_barrier_put_json(srv->barrier, path, v);
+    cf_identity_changed(srv);
+    return rc;
 }
 
 cf_err_t
 cf_identity_del(cf_server_t *srv, const char *kind, const char *key)
 {
-    char  path[CF_ID_PATH_MAX];
+    char      path[CF_ID_PATH_MAX];
+    cf_err_t  rc;
 
     if ((size_t) snprintf(path, sizeof(path), "sys/identity/%s/%s", kind,
                           key) >= sizeof(path))
         return CF_OK;
-    return cf_barrier_delete(srv->barrier, path);
+    cf_identity_changed(srv);
+    rc = cf_barrier_delete(srv->barrier, path);
+    cf_identity_changed(srv);
+    return rc;
 }
 
 cf_err_t
@@ -252,9 +267,9 @@ cf_identity_groups_of(cf_server_t *srv, const char *entity_id,
     return CF_OK;
 }
 
-cf_err_t
-cf_identity_for_acl(cf_server_t *srv, const char *entity_id,
-                    json_t **policies, json_t **ident)
+static cf_err_t
+cf_identity_for_acl_load(cf_server_t *srv, const char *entity_id,
+                         json_t **policies, json_t **ident)
 {
     json_t    *ent = NULL, *aliases, *groups, *a, *g, *p, *pol;
     size_t     i, j;
@@ -296,4 +311,131 @@ cf_identity_for_acl(cf_server_t *srv, const char *entity_id,
     json_object_set_new(*ident, "groups", groups);
     json_decref(ent);
     return CF_OK;
+}
+
+/* ---- the ACL data of an entity, cached --------------------------------
+ * Every request of a token with an entity needs the entity's and its
+ * groups' policies and template data: several storage reads (each an
+ * HSM decrypt) and a scan of the groups. The cache keeps them per entity
+ * and is invalidated wholesale by a generation counter that every
+ * identity write bumps, so a change applies on the next request. */
+
+#define CF_IDENTITY_CACHE_SLOTS  256        /* power of two */
+
+typedef struct {
+    char       entity_id[37];
+    uint64_t   gen;
+    bool       used;
+    bool       disabled;
+    json_t    *policies;
+    json_t    *ident;
+} cf_identity_slot_t;
+
+struct cf_identity_cache_s {
+    _Atomic uint64_t     gen;
+    pthread_rwlock_t     lock;
+    cf_identity_slot_t   slots[CF_IDENTITY_CACHE_SLOTS];
+};
+
+/* Any identity write makes every cached entry stale. */
+static void
+cf_identity_changed(cf_server_t *srv)
+{
+    atomic_fetch_add(&srv->identities->gen, 1);
+}
+
+cf_err_t
+cf_identity_cache_new(cf_identity_cache_t **out)
+{
+    if ((*out = calloc(1, sizeof(**out))) == NULL)
+        return CF_ERR_NOMEM;
+    pthread_rwlock_init(&(*out)->lock, NULL);
+    return CF_OK;
+}
+
+static void
+cf_identity_slot_clear(cf_identity_slot_t *s)
+{
+    json_decref(s->policies);
+    json_decref(s->ident);
+    memset(s, 0, sizeof(*s));
+}
+
+void
+cf_identity_cache_clear(cf_identity_cache_t *c)
+{
+    size_t  i;
+
+    atomic_fetch_add(&c->gen, 1);
+    pthread_rwlock_wrlock(&c->lock);
+    for (i = 0; i < CF_IDENTITY_CACHE_SLOTS; i++)
+        cf_identity_slot_clear(&c->slots[i]);
+    pthread_rwlock_unlock(&c->lock);
+}
+
+void
+cf_identity_cache_free(cf_identity_cache_t *c)
+{
+    if (c == NULL)
+        return;
+    cf_identity_cache_clear(c);
+    pthread_rwlock_destroy(&c->lock);
+    free(c);
+}
+
+static size_t
+cf_identity_slot_of(const char *id)
+{
+    uint32_t  h = 2166136261u;
+
+    for (; *id != '\0'; id++)
+        h = (h ^ (unsigned char) *id) * 16777619u;
+    return h & (CF_IDENTITY_CACHE_SLOTS - 1);
+}
+
+cf_err_t
+cf_identity_for_acl(cf_server_t *srv, const char *entity_id,
+                    json_t **policies, json_t **ident)
+{
+    cf_identity_cache_t  *c = srv->identities;
+    cf_identity_slot_t   *s = &c->slots[cf_identity_slot_of(entity_id)];
+    uint64_t              gen = atomic_load(&c->gen);
+    bool                  hit = false, disabled = false;
+    cf_err_t              rc;
+
+    *policies = NULL;
+    *ident = NULL;
+    pthread_rwlock_rdlock(&c->lock);
+    if (s->used && s->gen == gen && strcmp(s->entity_id, entity_id) == 0) {
+        hit = true;
+        disabled = s->disabled;
+        if (!disabled) {
+            *policies = json_deep_copy(s->policies);
+            *ident = json_deep_copy(s->ident);
+        }
+    }
+    pthread_rwlock_unlock(&c->lock);
+    if (hit) {
+        if (disabled)
+            return CF_ERR_PERMISSION;
+        return *policies != NULL && *ident != NULL ? CF_OK : CF_ERR_NOMEM;
+    }
+    rc = cf_identity_for_acl_load(srv, entity_id, policies, ident);
+    if ((rc != CF_OK && rc != CF_ERR_PERMISSION)
+        || strlen(entity_id) >= sizeof(s->entity_id))
+        return rc;
+    pthread_rwlock_wrlock(&c->lock);
+    if (atomic_load(&c->gen) == gen) {  /* nothing changed meanwhile */
+        cf_identity_slot_clear(s);
+        snprintf(s->entity_id, sizeof(s->entity_id), "%s", entity_id);
+        s->gen = gen;
+        s->used = true;
+        s->disabled = rc == CF_ERR_PERMISSION;
+        if (!s->disabled) {
+            s->policies = json_deep_copy(*policies);
+            s->ident = json_deep_copy(*ident);
+        }
+    }
+    pthread_rwlock_unlock(&c->lock);
+    return rc;
 }

@@ -12,6 +12,7 @@
 
 #include <ctype.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,6 +35,7 @@ typedef struct {
 
 struct cf_policy_cache_s {
     pthread_rwlock_t   lock;
+    uint64_t           gen;         /* bumped by every flush; lock */
     cf_policy_slot_t   slots[CF_POLICY_CACHE_MAX];
     size_t             n;
 };
@@ -54,6 +56,7 @@ cf_policy_store_flush(cf_server_t *srv)
     size_t              i;
 
     pthread_rwlock_wrlock(&c->lock);
+    c->gen++;
     for (i = 0; i < c->n; i++) {
         free(c->slots[i].name);
         cf_policy_free(c->slots[i].policy);
@@ -77,13 +80,16 @@ cf_policy_cache_free(cf_policy_cache_t *c)
     free(c);
 }
 
+/* The cached policy (a new reference) or NULL; *gen gets the generation
+ * to hand to cf_policy_cache_put after a miss. */
 static cf_policy_t *
-cf_policy_cache_get(cf_policy_cache_t *c, const char *name)
+cf_policy_cache_get(cf_policy_cache_t *c, const char *name, uint64_t *gen)
 {
     cf_policy_t  *p = NULL;
     size_t        i;
 
     pthread_rwlock_rdlock(&c->lock);
+    *gen = c->gen;
     for (i = 0; i < c->n; i++) {
         if (strcmp(c->slots[i].name, name) == 0) {
             p = cf_policy_ref(c->slots[i].policy);
@@ -94,14 +100,17 @@ cf_policy_cache_get(cf_policy_cache_t *c, const char *name)
     return p;
 }
 
-/* Remember p under name; a full cache just stops remembering. */
+/* Remember p under name unless a flush came after gen (the text p was
+ * parsed from may be stale); a full cache just stops remembering. */
 static void
-cf_policy_cache_put(cf_policy_cache_t *c, const char *name, cf_policy_t *p)
+cf_policy_cache_put(cf_policy_cache_t *c, const char *name, cf_policy_t *p,
+                    uint64_t gen)
 {
     char  *n;
 
     pthread_rwlock_wrlock(&c->lock);
-    if (c->n < CF_POLICY_CACHE_MAX && (n = strdup(name)) != NULL) {
+    if (c->gen == gen && c->n < CF_POLICY_CACHE_MAX
+        && (n = strdup(name)) != NULL) {
         c->slots[c->n].name = n;
         c->slots[c->n].policy = cf_policy_ref(p);
         c->n++;
@@ -156,12 +165,13 @@ cf_err_t
 cf_policy_store_get(cf_server_t *srv, const char *name, cf_policy_t **out)
 {
     char       clean[CF_POLICY_NAME_MAX + 1], *text = NULL, err[256];
+    uint64_t   gen;
     cf_err_t   rc;
 
     *out = NULL;
     if (!cf_policy_clean_name(name, clean))
         return CF_ERR_NOT_FOUND;
-    if ((*out = cf_policy_cache_get(srv->policies, clean)) != NULL)
+    if ((*out = cf_policy_cache_get(srv->policies, clean, &gen)) != NULL)
         return CF_OK;
     if (strcmp(clean, CF_POLICY_ROOT) == 0)
         rc = cf_policy_parse(CF_POLICY_ROOT, "", 0, out, err, sizeof(err));
@@ -179,7 +189,7 @@ cf_policy_store_get(cf_server_t *srv, const char *name, cf_policy_t **out)
     }
     free(text);
     if (rc == CF_OK)
-        cf_policy_cache_put(srv->policies, clean, *out);
+        cf_policy_cache_put(srv->policies, clean, *out, gen);
     return rc;
 }
 

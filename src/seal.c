@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "coffer/barrier.h"
+#include "coffer/identity.h"
 #include "coffer/log.h"
 #include "coffer/policy_store.h"
 #include "coffer/token_cache.h"
@@ -127,6 +128,7 @@ cf_seal_seal_locked(cf_server_t *srv)
     cf_router_unload(srv);
     cf_policy_store_flush(srv);
     cf_token_cache_clear(srv->tokens);
+    cf_identity_cache_clear(srv->identities);
     cf_barrier_seal(srv->barrier);
     cf_hsm_logout(srv->hsm);
     memset(&srv->token_hmac_key, 0, sizeof(srv->token_hmac_key));

@@ -20,6 +20,7 @@
 
 #include "coffer/barrier.h"
 #include "coffer/http.h"
+#include "coffer/identity.h"
 #include "coffer/log.h"
 #include "coffer/policy_store.h"
 #include "coffer/token_cache.h"
@@ -174,6 +175,7 @@ cf_server_free(cf_server_t *srv)
     cf_router_free(srv->router);
     cf_policy_cache_free(srv->policies);
     cf_token_cache_free(srv->tokens);
+    cf_identity_cache_free(srv->identities);
     cf_barrier_free(srv->barrier);
     cf_hsm_close(srv->hsm);
     cf_storage_close(srv->store);
@@ -228,7 +230,8 @@ cf_server_build(cf_server_t *srv)
                              &srv->barrier)) != CF_OK
         || (rc = cf_router_new(&srv->router)) != CF_OK
         || (rc = cf_policy_cache_new(&srv->policies)) != CF_OK
-        || (rc = cf_token_cache_new(&srv->tokens)) != CF_OK)
+        || (rc = cf_token_cache_new(&srv->tokens)) != CF_OK
+        || (rc = cf_identity_cache_new(&srv->identities)) != CF_OK)
         return rc;
     return cf_seal_start(srv);
 }

@@ -33,7 +33,13 @@ cf_err_t cf_identity_login(cf_server_t *srv, const char *mount_accessor,
                            const char *alias_name, const json_t *meta,
                            char entity_id[37]);
 
-/* For the ACL of a token whose entity is entity_id: *policies gets the
+/* The server's cache of entity ACL data (srv->identities): invalidated
+ * by every identity write, cleared at seal. */
+cf_err_t cf_identity_cache_new(cf_identity_cache_t **out);
+void cf_identity_cache_clear(cf_identity_cache_t *c);
+void cf_identity_cache_free(cf_identity_cache_t *c);       /* NULL-safe */
+
+/* For the ACL of a token whose entity is entity_id (cached): *policies gets the
  * entity's and its groups' policy names (array), *ident the identity
  * object policy templates read (see policy.h). Both owned.
  * CF_ERR_PERMISSION when the entity is disabled; an entity that no longer

@@ -29,6 +29,7 @@ typedef struct cf_router_s  cf_router_t;
 typedef struct cf_http_s    cf_http_t;
 typedef struct cf_policy_cache_s  cf_policy_cache_t;
 typedef struct cf_token_cache_s   cf_token_cache_t;
+typedef struct cf_identity_cache_s  cf_identity_cache_t;
 
 #define CF_SEAL_MAX_SHARES  255
 
@@ -41,6 +42,7 @@ typedef struct cf_server_s {
     cf_http_t          *http;           /* owned */
     cf_policy_cache_t  *policies;       /* owned; parsed ACL policies */
     cf_token_cache_t   *tokens;         /* owned; resolved tokens */
+    cf_identity_cache_t *identities;    /* owned; entity ACL data */
 
     pthread_rwlock_t    seal_lock;
     atomic_bool         initialized;    /* core/seal-config exists */
