@@ -28,9 +28,12 @@
 #define CF_POLICY_CACHE_MAX  256
 #define CF_POLICY_PREFIX     "sys/policy/"
 
+/* A cached parsed policy (key "p:<name>") or ACL of a set of policy
+ * names (key "a:<name>\n<name>..."): exactly one of the two is set. */
 typedef struct {
-    char         *name;
+    char         *key;
     cf_policy_t  *policy;
+    cf_acl_t     *acl;
 } cf_policy_slot_t;
 
 struct cf_policy_cache_s {
@@ -49,70 +52,82 @@ cf_policy_cache_new(cf_policy_cache_t **out)
     return CF_OK;
 }
 
+/* Drop every entry; lock held (or the cache is being freed). */
+static void
+cf_policy_cache_clear_locked(cf_policy_cache_t *c)
+{
+    size_t  i;
+
+    c->gen++;
+    for (i = 0; i < c->n; i++) {
+        free(c->slots[i].key);
+        cf_policy_free(c->slots[i].policy);
+        cf_acl_free(c->slots[i].acl);
+    }
+    c->n = 0;
+}
+
 void
 cf_policy_store_flush(cf_server_t *srv)
 {
     cf_policy_cache_t  *c = srv->policies;
-    size_t              i;
 
     pthread_rwlock_wrlock(&c->lock);
-    c->gen++;
-    for (i = 0; i < c->n; i++) {
-        free(c->slots[i].name);
-        cf_policy_free(c->slots[i].policy);
-    }
-    c->n = 0;
+    cf_policy_cache_clear_locked(c);
     pthread_rwlock_unlock(&c->lock);
 }
 
 void
 cf_policy_cache_free(cf_policy_cache_t *c)
 {
-    size_t  i;
-
     if (c == NULL)
         return;
-    for (i = 0; i < c->n; i++) {
-        free(c->slots[i].name);
-        cf_policy_free(c->slots[i].policy);
-    }
+    cf_policy_cache_clear_locked(c);
     pthread_rwlock_destroy(&c->lock);
     free(c);
 }
 
-/* The cached policy (a new reference) or NULL; *gen gets the generation
- * to hand to cf_policy_cache_put after a miss. */
-static cf_policy_t *
-cf_policy_cache_get(cf_policy_cache_t *c, const char *name, uint64_t *gen)
+/* The entry under key: *policy or *acl (whichever it holds) gets a new
+ * reference; both NULL on a miss. *gen gets the generation to hand to
+ * cf_policy_cache_put after a miss. */
+static void
+cf_policy_cache_get(cf_policy_cache_t *c, const char *key,
+                    cf_policy_t **policy, cf_acl_t **acl, uint64_t *gen)
 {
-    cf_policy_t  *p = NULL;
-    size_t        i;
+    size_t  i;
 
+    *policy = NULL;
+    *acl = NULL;
     pthread_rwlock_rdlock(&c->lock);
     *gen = c->gen;
     for (i = 0; i < c->n; i++) {
-        if (strcmp(c->slots[i].name, name) == 0) {
-            p = cf_policy_ref(c->slots[i].policy);
+        if (strcmp(c->slots[i].key, key) == 0) {
+            if (c->slots[i].policy != NULL)
+                *policy = cf_policy_ref(c->slots[i].policy);
+            else
+                *acl = cf_acl_ref(c->slots[i].acl);
             break;
         }
     }
     pthread_rwlock_unlock(&c->lock);
-    return p;
 }
 
-/* Remember p under name unless a flush came after gen (the text p was
- * parsed from may be stale); a full cache just stops remembering. */
+/* Remember policy or acl (one of them) under key unless a flush came
+ * after gen (what it was built from may be stale); a full cache just
+ * stops remembering. */
 static void
-cf_policy_cache_put(cf_policy_cache_t *c, const char *name, cf_policy_t *p,
-                    uint64_t gen)
+cf_policy_cache_put(cf_policy_cache_t *c, const char *key,
+                    cf_policy_t *policy, cf_acl_t *acl, uint64_t gen)
 {
-    char  *n;
+    char  *k;
 
     pthread_rwlock_wrlock(&c->lock);
     if (c->gen == gen && c->n < CF_POLICY_CACHE_MAX
-        && (n = strdup(name)) != NULL) {
-        c->slots[c->n].name = n;
-        c->slots[c->n].policy = cf_policy_ref(p);
+        && (k = strdup(key)) != NULL) {
+        c->slots[c->n].key = k;
+        c->slots[c->n].policy = policy != NULL ? cf_policy_ref(policy)
+                                               : NULL;
+        c->slots[c->n].acl = policy == NULL ? cf_acl_ref(acl) : NULL;
         c->n++;
     }
     pthread_rwlock_unlock(&c->lock);
@@ -164,14 +179,18 @@ cf_policy_store_text(cf_server_t *srv, const char *name, char **text)
 cf_err_t
 cf_policy_store_get(cf_server_t *srv, const char *name, cf_policy_t **out)
 {
-    char       clean[CF_POLICY_NAME_MAX + 1], *text = NULL, err[256];
+    char       clean[CF_POLICY_NAME_MAX + 1], key[CF_POLICY_NAME_MAX + 3];
+    char      *text = NULL, err[256];
+    cf_acl_t  *acl;
     uint64_t   gen;
     cf_err_t   rc;
 
     *out = NULL;
     if (!cf_policy_clean_name(name, clean))
         return CF_ERR_NOT_FOUND;
-    if ((*out = cf_policy_cache_get(srv->policies, clean, &gen)) != NULL)
+    snprintf(key, sizeof(key), "p:%s", clean);
+    cf_policy_cache_get(srv->policies, key, out, &acl, &gen);
+    if (*out != NULL)
         return CF_OK;
     if (strcmp(clean, CF_POLICY_ROOT) == 0)
         rc = cf_policy_parse(CF_POLICY_ROOT, "", 0, out, err, sizeof(err));
@@ -189,7 +208,7 @@ cf_policy_store_get(cf_server_t *srv, const char *name, cf_policy_t **out)
     }
     free(text);
     if (rc == CF_OK)
-        cf_policy_cache_put(srv->policies, clean, *out, gen);
+        cf_policy_cache_put(srv->policies, key, *out, NULL, gen);
     return rc;
 }
 
@@ -238,6 +257,37 @@ cf_policy_store_acl(cf_server_t *srv, const json_t *names,
     return rc;
 }
 
+/* The ACL of a token without an entity depends only on its policy
+ * names: cached under them, dropped with every policy change. */
+static cf_err_t
+cf_policy_store_names_acl(cf_server_t *srv, const json_t *names,
+                          cf_acl_t **out)
+{
+    cf_policy_t  *unused;
+    json_t       *e;
+    char          key[2048];
+    size_t        i, o = 2;
+    uint64_t      gen;
+    cf_err_t      rc;
+
+    memcpy(key, "a:", 3);
+    json_array_foreach(names, i, e) {
+        const char *n = json_string_value(e);
+
+        if (n == NULL || o + strlen(n) + 2 > sizeof(key))
+            return cf_policy_store_acl(srv, names, NULL, NULL, out);
+        o += (size_t) snprintf(key + o, sizeof(key) - o, "%s\n", n);
+    }
+    cf_policy_cache_get(srv->policies, key, &unused, out, &gen);
+    if (*out != NULL)
+        return CF_OK;
+    cf_policy_free(unused);             /* (a policy never has "a:" keys) */
+    rc = cf_policy_store_acl(srv, names, NULL, NULL, out);
+    if (rc == CF_OK)
+        cf_policy_cache_put(srv->policies, key, NULL, *out, gen);
+    return rc;
+}
+
 cf_err_t
 cf_policy_store_token_acl(cf_server_t *srv, const json_t *entry,
                           cf_acl_t **out)
@@ -248,17 +298,19 @@ cf_policy_store_token_acl(cf_server_t *srv, const json_t *entry,
     cf_err_t     rc;
 
     *out = NULL;
-    if (eid != NULL && *eid != '\0'
-        && (rc = cf_identity_for_acl(srv, eid, &extra, &ident)) != CF_OK) {
+    if (eid != NULL && *eid != '\0') {
+        /* Entity policies and templates change with identity: built per
+         * request from the identity cache. */
+        if ((rc = cf_identity_for_acl(srv, eid, &extra, &ident)) == CF_OK)
+            rc = cf_policy_store_acl(srv, json_object_get(entry,
+                                                          "policies"),
+                                     extra, ident, out);
         json_decref(extra);
         json_decref(ident);
         return rc;
     }
-    rc = cf_policy_store_acl(srv, json_object_get(entry, "policies"), extra,
-                             ident, out);
-    json_decref(extra);
-    json_decref(ident);
-    return rc;
+    return cf_policy_store_names_acl(srv, json_object_get(entry,
+                                                          "policies"), out);
 }
 
 /* ---- routes ------------------------------------------------------------ */
