@@ -521,4 +521,5 @@ static const char *const  cf_pki_unauth[] = {
 
 const cf_engine_t  cf_pki_engine = {
     .name = "pki", .paths = cf_pki_paths, .unauthenticated = cf_pki_unauth,
+    .revoke_secret = cf_pki_revoke_secret,
 };

@@ -231,6 +231,7 @@ cf_err_t cf_pki_certs_list(cf_req_t *req);
 
 /* ---- pki_crl.c ---------------------------------------------------------- */
 cf_err_t cf_pki_revoke(cf_req_t *req);
+cf_err_t cf_pki_revoke_secret(cf_req_t *req, const json_t *internal);
 cf_err_t cf_pki_crl(cf_req_t *req);
 cf_err_t cf_pki_crl_rotate(cf_req_t *req);
 cf_err_t cf_pki_config_crl(cf_req_t *req);

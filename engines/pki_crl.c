@@ -440,6 +440,26 @@ out:
     return rc;
 }
 
+/* The engine's revoke_secret hook (leases of generate_lease roles): revoke
+ * the certificate, unless it has expired meanwhile (an expired
+ * certificate needs no CRL entry; Vault skips it too). */
+cf_err_t
+cf_pki_revoke_secret(cf_req_t *req, const json_t *internal)
+{
+    const char  *ser = json_string_value(json_object_get(internal,
+                                                         "serial_number"));
+    json_int_t   end = json_integer_value(json_object_get(internal,
+                                                          "expiration"));
+
+    if (ser == NULL)
+        return CF_ERR_INTEGRITY;
+    if (end <= (json_int_t) time(NULL))
+        return CF_OK;
+    json_object_set_new(req->body, "serial_number", json_string(ser));
+    req->rest = "revoke";
+    return cf_pki_revoke(req);
+}
+
 /* ---- OCSP ------------------------------------------------------------------ */
 
 static cf_err_t

@@ -22,6 +22,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "coffer/lease.h"
 #include "coffer/log.h"
 
 /* Role named by the last path segment; 400 "unknown role" if absent. */
@@ -418,6 +419,21 @@ cf_pki_csr_key_check(cf_req_t *req, json_t *role, EVP_PKEY *pub)
 
 typedef enum { CF_PKI_ISSUE, CF_PKI_SIGN, CF_PKI_VERBATIM } cf_pki_mode_t;
 
+/* generate_lease: the response carries a lease that revokes the
+ * certificate when revoked, and ends when the certificate does. */
+static cf_err_t
+cf_pki_leaf_lease(cf_req_t *req, X509 *x)
+{
+    char     ser[CF_PKI_SERIAL];
+    int64_t  end = cf_pki_asn1_unix(X509_get0_notAfter(x));
+    int64_t  ttl = end - (int64_t) time(NULL);
+
+    cf_pki_serial_str(X509_get0_serialNumber(x), ':', ser);
+    return cf_req_set_lease(req, ttl > 0 ? ttl : 1,
+                            json_pack("{s:s, s:I}", "serial_number", ser,
+                                      "expiration", (json_int_t) end));
+}
+
 static cf_err_t
 cf_pki_issue_common(cf_req_t *req, cf_pki_mode_t mode)
 {
@@ -520,7 +536,9 @@ cf_pki_issue_common(cf_req_t *req, cf_pki_mode_t mode)
         no_store = json_is_true(json_object_get(role, "no_store"));
     if (!no_store && (rc = cf_pki_cert_store(req, x, iss.id)) != CF_OK)
         goto out;
-    rc = cf_pki_reply_leaf(req, x, &iss, leaf);
+    if ((rc = cf_pki_reply_leaf(req, x, &iss, leaf)) == CF_OK && role != NULL
+        && json_is_true(json_object_get(role, "generate_lease")))
+        rc = cf_pki_leaf_lease(req, x);
 out:
     EVP_PKEY_free(leaf);            /* clears the private key */
     cf_pki_issuer_cleanup(&iss);

@@ -177,11 +177,13 @@ cf_pki_role_write(cf_req_t *req, const char *key, json_t *old)
     if (rc != CF_OK)
         goto out;
     json_object_set_new(r, "key_bits", json_integer(i));
-    /* Refused rather than stored and ignored: there is no lease manager
-     * to revoke a certificate when its lease ends. */
-    if (json_is_true(json_object_get(r, "generate_lease"))) {
-        rc = cf_req_fail(req, CF_ERR_INVALID, "generate_lease is not "
-                         "supported yet: certificates carry no leases");
+    /* A lease revokes its certificate by serial, which needs the stored
+     * certificate: the two settings contradict each other. */
+    if (json_is_true(json_object_get(r, "generate_lease"))
+        && json_is_true(json_object_get(r, "no_store"))) {
+        rc = cf_req_fail(req, CF_ERR_INVALID, "generate_lease needs the "
+                         "certificates stored: it cannot be combined with "
+                         "no_store");
         goto out;
     }
     ttl = json_integer_value(json_object_get(r, "ttl"));

@@ -1,8 +1,9 @@
 /* transit_import: BYOK. wrapping_key is an RSA-4096 pair generated on the
- * token (private half: unwrap only) whose public half is returned;
+ * token (private half: decrypt only) whose public half is returned;
  * keys/<name>/import and import_version take Vault's payload (RSA-OAEP of
- * an ephemeral AES-256 key, then AES-KWP of the target key) and unwrap it
- * on the token straight into a sensitive, non-extractable object. */
+ * an ephemeral AES-256 key with hash_function, SHA256 by default, then
+ * AES-KWP of the target key); hsm/ unwraps it on the token straight into
+ * a sensitive, non-extractable object (see cf_hsm_import_secret). */
 #include "transit.h"
 
 #include <stdio.h>
@@ -43,7 +44,7 @@ cf_transit_wrapping_locked(cf_req_t *req, bool create, json_t **out)
     snprintf(label, sizeof(label), "coffer/transit/%s/wrapping-key",
              req->mount->uuid);
     if ((rc = cf_hsm_pair_generate(req->srv->hsm, CF_HSM_PAIR_RSA4096,
-                                   CF_HSM_PAIR_UNWRAP, label, &id))
+                                   CF_HSM_PAIR_DECRYPT, label, &id))
         != CF_OK)
         return rc;
     if ((rc = cf_hsm_pair_public(req->srv->hsm, &id, &pub)) != CF_OK)
@@ -157,13 +158,14 @@ cf_transit_import_into(cf_req_t *req, json_t *pol, unsigned v,
     cf_transit_label(req, name, v, NULL, label, sizeof(label));
     rc = cf_hsm_import_secret(req->srv->hsm, &wk, im->md, im->blob->data,
                               im->blob->len, hmac, bytes, label, &key);
-    if (rc == CF_ERR_INVALID)
-        return cf_req_fail(req, rc, "the HSM could not unwrap the key: the "
-                           "ciphertext is not an RSA-OAEP-wrapped AES key "
-                           "followed by an AES-KWP-wrapped %s key of the "
-                           "right size, or the token does not support "
-                           "RSA-OAEP with this hash_function (SoftHSM 2.6 "
-                           "unwraps with SHA1 only)", im->ti->name);
+    /* One message whatever failed (RSA-OAEP part, KWP part, size): no
+     * padding oracle. */
+    if (rc == CF_ERR_CRYPTO || rc == CF_ERR_INVALID)
+        return cf_req_fail(req, CF_ERR_INVALID, "the HSM could not unwrap "
+                           "the key: the ciphertext is not an RSA-OAEP "
+                           "(hash_function) wrapped AES-256 key followed "
+                           "by an AES-KWP-wrapped %s key of the right size",
+                           im->ti->name);
     if (rc != CF_OK)
         return rc;
     if (hmac) {

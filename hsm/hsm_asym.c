@@ -104,10 +104,10 @@ cf_hsm_pair_generate_op(cf_hsm_call_t *c, void *arg)
     CK_MECHANISM           mech = { 0, NULL, 0 };
     CK_BBOOL               yes = CK_TRUE, no = CK_FALSE;
     CK_BBOOL               modifiable = CF_HSM_KEY_MODIFIABLE;
-    CK_BBOOL               sign = a->use == CF_HSM_PAIR_SIGN ? CK_TRUE
-                                                             : CK_FALSE;
-    CK_BBOOL               unwrap = a->use == CF_HSM_PAIR_UNWRAP ? CK_TRUE
-                                                                 : CK_FALSE;
+    CK_BBOOL               sign = a->use != CF_HSM_PAIR_DECRYPT
+                                  ? CK_TRUE : CK_FALSE;
+    CK_BBOOL               decrypt = a->use != CF_HSM_PAIR_SIGN
+                                     ? CK_TRUE : CK_FALSE;
     CK_ULONG               bits = 0;
     CK_BYTE                exp[] = { 0x01, 0x00, 0x01 };
     const unsigned char   *oid = NULL;
@@ -169,8 +169,8 @@ cf_hsm_pair_generate_op(cf_hsm_call_t *c, void *arg)
     CF_ATTR(pub, np, CKA_LABEL, a->label, strlen(a->label));
     CF_ATTR(pub, np, CKA_ID, a->id.b, CF_HSM_ID_LEN);
     CF_ATTR(pub, np, CKA_VERIFY, &sign, sizeof(sign));
-    CF_ATTR(pub, np, CKA_WRAP, &unwrap, sizeof(unwrap));
-    CF_ATTR(pub, np, CKA_ENCRYPT, &no, sizeof(no));
+    CF_ATTR(pub, np, CKA_WRAP, &no, sizeof(no));
+    CF_ATTR(pub, np, CKA_ENCRYPT, &decrypt, sizeof(decrypt));
     CF_ATTR(pub, np, CKA_DERIVE, &no, sizeof(no));
     if (oid != NULL) {
         CF_ATTR(pub, np, CKA_EC_PARAMS, oid, oid_len);
@@ -188,9 +188,12 @@ cf_hsm_pair_generate_op(cf_hsm_call_t *c, void *arg)
     CF_ATTR(prv, nv, CKA_MODIFIABLE, &modifiable, sizeof(modifiable));
     CF_ATTR(prv, nv, CKA_LABEL, a->label, strlen(a->label));
     CF_ATTR(prv, nv, CKA_ID, a->id.b, CF_HSM_ID_LEN);
+    /* Decryption is raw RSA on the token with the OAEP check in software
+     * (hsm_rsa.c), so CKA_DECRYPT, never CKA_UNWRAP: not even the BYOK
+     * wrapping key unwraps on the token. */
     CF_ATTR(prv, nv, CKA_SIGN, &sign, sizeof(sign));
-    CF_ATTR(prv, nv, CKA_UNWRAP, &unwrap, sizeof(unwrap));
-    CF_ATTR(prv, nv, CKA_DECRYPT, &no, sizeof(no));
+    CF_ATTR(prv, nv, CKA_UNWRAP, &no, sizeof(no));
+    CF_ATTR(prv, nv, CKA_DECRYPT, &decrypt, sizeof(decrypt));
     CF_ATTR(prv, nv, CKA_DERIVE, &no, sizeof(no));
     if (kt == CKK_RSA)
         CF_ATTR(prv, nv, CKA_SIGN_RECOVER, &no, sizeof(no));
@@ -224,8 +227,8 @@ cf_hsm_pair_generate(cf_hsm_t *h, cf_hsm_pair_type_t type,
     memset(id_out, 0, sizeof(*id_out));
     if (h == NULL || label == NULL || *label == '\0'
         || type < CF_HSM_PAIR_EC_P256 || type > CF_HSM_PAIR_RSA4096
-        || (use != CF_HSM_PAIR_SIGN && use != CF_HSM_PAIR_UNWRAP)
-        || (use == CF_HSM_PAIR_UNWRAP && type < CF_HSM_PAIR_RSA2048))
+        || use < CF_HSM_PAIR_SIGN || use > CF_HSM_PAIR_DECRYPT
+        || (use != CF_HSM_PAIR_SIGN && type < CF_HSM_PAIR_RSA2048))
         return CF_ERR_INVALID;
     memset(&a, 0, sizeof(a));
     a.type = type;

@@ -128,6 +128,24 @@ const char *cf_hsm_rv_name(CK_RV rv);
 cf_err_t cf_hsm_key_handles(cf_hsm_call_t *c, const cf_hsm_id_t *id,
                             CK_OBJECT_HANDLE *obj, CK_OBJECT_HANDLE *use);
 
+/* hsm_rsa.c: the handles of RSA private key id (as cf_hsm_key_handles)
+ * and its modulus length in bytes. CF_ERR_INVALID when id is no RSA
+ * private key or its modulus is longer than CF_HSM_RSA_MAX. */
+cf_err_t cf_hsm_rsa_key(cf_hsm_call_t *c, const cf_hsm_id_t *id,
+                        CK_OBJECT_HANDLE *obj, CK_OBJECT_HANDLE *use,
+                        size_t *modlen);
+
+/* hsm_rsa.c: RSA-OAEP decryption in c's session: raw RSA on the token
+ * with `use` (CKM_RSA_X_509), OAEP check here with md for OAEP and MGF1
+ * and an empty label. out has CF_HSM_RSA_MAX bytes. CF_ERR_CRYPTO, one
+ * result for every ciphertext that does not decrypt; the padded message
+ * is wiped either way. Gives obj and use CKA_DECRYPT if they lack it. */
+cf_err_t cf_hsm_rsa_oaep_open(cf_hsm_call_t *c, CK_OBJECT_HANDLE obj,
+                              CK_OBJECT_HANDLE use, size_t modlen,
+                              const EVP_MD *md, const unsigned char *in,
+                              size_t in_len, unsigned char *out,
+                              size_t *out_len);
+
 /* Drop every cached handle (the copies die with the keeper session).
  * Caller holds conn_lock for writing. */
 void cf_hsm_cache_clear(cf_hsm_t *h);

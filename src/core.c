@@ -1,12 +1,14 @@
 /*
  * core: the request pipeline. Unauthenticated seal endpoints run first and
  * take the seal lock themselves; everything else runs under the seal read
- * lock: sealed -> 503, token -> 403, policy -> 403, router -> engine.
+ * lock: sealed -> 503, token -> 403, policy -> 403, router -> engine,
+ * then the lease the engine asked for (lease.c) and response wrapping.
  */
 #include "coffer/core.h"
 
 #include <string.h>
 
+#include "coffer/lease.h"
 #include "coffer/log.h"
 #include "coffer/policy_store.h"
 #include "coffer/router.h"
@@ -153,8 +155,11 @@ cf_core_handle(cf_req_t *req)
     if (!cf_router_unauthenticated(srv, req->path)
         && cf_core_authorize_locked(req) != CF_OK)
         goto out;
-    if (cf_router_dispatch(srv, req) == CF_OK && req->wrap_ttl > 0
-        && strcmp(req->path, "sys/wrapping/rewrap") != 0)
+    if (cf_router_dispatch(srv, req) != CF_OK)
+        goto out;
+    if (req->lease != NULL && cf_lease_register(req) != CF_OK)
+        goto out;
+    if (req->wrap_ttl > 0 && strcmp(req->path, "sys/wrapping/rewrap") != 0)
         (void) cf_wrap_response(req);
 out:
     pthread_rwlock_unlock(&srv->seal_lock);

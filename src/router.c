@@ -722,41 +722,90 @@ cf_router_view_key(cf_server_t *srv, const char *mount_path,
     return full;
 }
 
+/* A request for background work on mount m (no client, no token): ticks
+ * and lease revocations. */
+static cf_err_t
+cf_router_bg_req_init(cf_req_t *req, cf_server_t *srv, const cf_mount_t *m,
+                      const char *method)
+{
+    memset(req, 0, sizeof(*req));
+    req->srv = srv;
+    req->op = CF_OP_UPDATE;
+    req->method = method;
+    req->mount = m;
+    req->rest = "";
+    if ((req->path = strdup(m->path)) == NULL
+        || (req->body = json_object()) == NULL) {
+        free(req->path);
+        return CF_ERR_NOMEM;
+    }
+    cf_uuid_new(req->request_id);
+    return CF_OK;
+}
+
+/* Log what the work recorded as failures, then free the request. */
+static void
+cf_router_bg_req_done(cf_req_t *req, const char *what)
+{
+    json_t  *e;
+    size_t   j;
+
+    json_array_foreach(req->errors, j, e)
+        cf_log_warn("router", "%s of %s: %s", what, req->mount->path,
+                    json_string_value(e));
+    free(req->path);
+    json_decref(req->body);
+    json_decref(req->resp);
+    json_decref(req->warnings);
+    json_decref(req->errors);
+    json_decref(req->lease);
+    free(req->raw);
+}
+
 void
 cf_router_tick(cf_server_t *srv)
 {
     cf_mount_table_t  *t = cf_router_acquire(srv->router);
     cf_req_t           req;
-    json_t            *e;
-    size_t             i, j;
+    size_t             i;
 
     for (i = 0; t != NULL && i < t->n; i++) {
         if (t->mounts[i].engine->tick == NULL)
             continue;
-        memset(&req, 0, sizeof(req));
-        req.srv = srv;
-        req.op = CF_OP_UPDATE;
-        req.method = "TICK";
-        req.mount = &t->mounts[i];
-        req.rest = "";
-        if ((req.path = strdup(t->mounts[i].path)) == NULL
-            || (req.body = json_object()) == NULL) {
-            free(req.path);
+        if (cf_router_bg_req_init(&req, srv, &t->mounts[i], "TICK")
+            != CF_OK)
             break;
-        }
-        cf_uuid_new(req.request_id);
         t->mounts[i].engine->tick(&req);
-        json_array_foreach(req.errors, j, e)
-            cf_log_warn("router", "tick of %s: %s", t->mounts[i].path,
-                        json_string_value(e));
-        free(req.path);
-        json_decref(req.body);
-        json_decref(req.resp);
-        json_decref(req.warnings);
-        json_decref(req.errors);
-        free(req.raw);
+        cf_router_bg_req_done(&req, "tick");
     }
     cf_mount_table_release(t);
+}
+
+cf_err_t
+cf_router_revoke_secret(cf_server_t *srv, const char *mount_uuid,
+                        const json_t *internal)
+{
+    cf_mount_table_t  *t = cf_router_acquire(srv->router);
+    const cf_mount_t  *m = NULL;
+    cf_req_t           req;
+    size_t             i;
+    cf_err_t           rc;
+
+    for (i = 0; t != NULL && i < t->n && m == NULL; i++) {
+        if (strcmp(t->mounts[i].uuid, mount_uuid) == 0)
+            m = &t->mounts[i];
+    }
+    if (m == NULL) {
+        rc = t == NULL ? CF_ERR_SEALED : CF_ERR_NOT_FOUND;
+    } else if (m->engine->revoke_secret == NULL) {
+        rc = CF_OK;                     /* nothing to undo */
+    } else if ((rc = cf_router_bg_req_init(&req, srv, m, "REVOKE"))
+               == CF_OK) {
+        rc = m->engine->revoke_secret(&req, internal);
+        cf_router_bg_req_done(&req, "lease revocation");
+    }
+    cf_mount_table_release(t);
+    return rc;
 }
 
 cf_err_t
@@ -1084,12 +1133,19 @@ cf_err_t
 cf_view_reply_list(cf_req_t *req, const char *prefix)
 {
     cf_strlist_t  *l = NULL;
-    json_t        *keys;
-    size_t         i;
     cf_err_t       rc;
 
     if ((rc = cf_view_list(req, prefix, &l)) != CF_OK)
         return rc;
+    return cf_req_reply_keys(req, l);
+}
+
+cf_err_t
+cf_req_reply_keys(cf_req_t *req, cf_strlist_t *l)
+{
+    json_t  *keys;
+    size_t   i;
+
     if (l->len == 0) {
         cf_strlist_free(l);
         return cf_req_reply_not_found(req, NULL);

@@ -12,6 +12,7 @@
 
 #include "coffer/barrier.h"
 #include "coffer/identity.h"
+#include "coffer/lease.h"
 #include "coffer/log.h"
 #include "coffer/policy_store.h"
 #include "coffer/token_cache.h"
@@ -125,6 +126,7 @@ cf_seal_set_reason_locked(cf_server_t *srv, const char *reason)
 static void
 cf_seal_seal_locked(cf_server_t *srv)
 {
+    cf_lease_clear(srv);
     cf_router_unload(srv);
     cf_policy_store_flush(srv);
     cf_token_cache_clear(srv->tokens);
@@ -170,7 +172,8 @@ cf_seal_unseal_locked(cf_server_t *srv)
     srv->cluster_name = strdup(name);
     json_decref(doc);
     doc = NULL;
-    if ((rc = cf_router_load(srv)) != CF_OK)
+    if ((rc = cf_router_load(srv)) != CF_OK
+        || (rc = cf_lease_restore(srv)) != CF_OK)
         goto fail;
     srv->active_since = time(NULL);
     cf_seal_set_reason_locked(srv, NULL);

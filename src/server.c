@@ -21,6 +21,7 @@
 #include "coffer/barrier.h"
 #include "coffer/http.h"
 #include "coffer/identity.h"
+#include "coffer/lease.h"
 #include "coffer/log.h"
 #include "coffer/policy_store.h"
 #include "coffer/token_cache.h"
@@ -176,6 +177,7 @@ cf_server_free(cf_server_t *srv)
     cf_policy_cache_free(srv->policies);
     cf_token_cache_free(srv->tokens);
     cf_identity_cache_free(srv->identities);
+    cf_lease_mgr_free(srv->leases);
     cf_barrier_free(srv->barrier);
     cf_hsm_close(srv->hsm);
     cf_storage_close(srv->store);
@@ -231,7 +233,8 @@ cf_server_build(cf_server_t *srv)
         || (rc = cf_router_new(&srv->router)) != CF_OK
         || (rc = cf_policy_cache_new(&srv->policies)) != CF_OK
         || (rc = cf_token_cache_new(&srv->tokens)) != CF_OK
-        || (rc = cf_identity_cache_new(&srv->identities)) != CF_OK)
+        || (rc = cf_identity_cache_new(&srv->identities)) != CF_OK
+        || (rc = cf_lease_mgr_new(srv)) != CF_OK)
         return rc;
     return cf_seal_start(srv);
 }
@@ -320,7 +323,8 @@ cf_serve_main(const cf_serve_opts_t *opts)
         }
         cf_server_dev_mounts(&srv);
     }
-    if ((rc = cf_ticker_start(&srv, &ticker)) != CF_OK) {
+    if ((rc = cf_ticker_start(&srv, &ticker)) != CF_OK
+        || (rc = cf_lease_mgr_start(&srv)) != CF_OK) {
         fprintf(stderr, "Error starting the background thread\n");
         goto out;
     }
@@ -345,6 +349,7 @@ out:
     cf_http_stop(srv.http);             /* no requests, then no ticks */
     srv.http = NULL;
     cf_ticker_stop(ticker);
+    cf_lease_mgr_stop(&srv);
     cf_server_free(&srv);
     cf_dev_cleanup();
     return code;

@@ -16,6 +16,13 @@ cf_err_t cf_sys_remount_status(cf_req_t *req);
 cf_err_t cf_sys_ui_mounts(cf_req_t *req);
 cf_err_t cf_sys_ui_mount(cf_req_t *req);
 
+/* sys_leases.c */
+cf_err_t cf_sys_lease_lookup(cf_req_t *req);    /* leases/lookup[/<prefix>] */
+cf_err_t cf_sys_lease_renew(cf_req_t *req);     /* leases/renew, renew */
+cf_err_t cf_sys_lease_revoke(cf_req_t *req);    /* leases/revoke, revoke */
+cf_err_t cf_sys_lease_revoke_prefix(cf_req_t *req); /* revoke-prefix|force */
+cf_err_t cf_sys_lease_tidy(cf_req_t *req);      /* leases/tidy */
+
 /* policy_store.c */
 cf_err_t cf_sys_policies_acl(cf_req_t *req);    /* policies/acl[/<name>] */
 cf_err_t cf_sys_policy_legacy(cf_req_t *req);   /* policy[/<name>] */

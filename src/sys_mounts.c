@@ -9,10 +9,13 @@
 #include "sys_internal.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "coffer/config.h"
+#include "coffer/lease.h"
+#include "coffer/log.h"
 #include "coffer/router.h"
 #include "coffer/server.h"
 
@@ -230,7 +233,8 @@ out:
 static cf_err_t
 cf_sys_mount_disable(cf_req_t *req, const char *path)
 {
-    char      *msg = NULL;
+    char      *msg = NULL, prefix[512];
+    size_t     n = strlen(path);
     cf_err_t   rc;
 
     rc = cf_router_unmount(req->srv, path, &msg);
@@ -239,6 +243,16 @@ cf_sys_mount_disable(cf_req_t *req, const char *path)
     if (rc != CF_OK)
         return cf_sys_router_fail(req, rc, msg);
     free(msg);
+    /* The mount's leases went with its data: drop them (their engine is
+     * gone, so nothing is asked to revoke). */
+    while (n > 0 && path[n - 1] == '/')
+        n--;
+    if (n == 0 || n + 2 > sizeof(prefix))
+        return cf_req_reply_none(req);
+    snprintf(prefix, sizeof(prefix), "%.*s/", (int) n, path);
+    if ((rc = cf_lease_revoke_prefix(req->srv, prefix, true, NULL)) != CF_OK)
+        cf_log_warn("mounts", "dropping the leases of %s: %s", path,
+                    cf_err_name(rc));
     return cf_req_reply_none(req);
 }
 

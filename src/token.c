@@ -19,6 +19,7 @@
 
 #include "coffer/barrier.h"
 #include "coffer/cubbyhole.h"
+#include "coffer/lease.h"
 #include "coffer/engine.h"
 #include "coffer/hsm.h"
 #include "coffer/log.h"
@@ -307,6 +308,11 @@ cf_token_revoke_depth(cf_server_t *srv, const char *th, bool tree,
     cf_strlist_free(kids);
     if (rc != CF_OK)
         return rc;
+    /* Its leases go first, outside the token's stripe (lease revocation
+     * calls engines). One that fails stays and expires on its own. */
+    if ((rc = cf_lease_revoke_token(srv, th)) != CF_OK)
+        cf_log_warn("token", "revoking a revoked token's leases: %s",
+                    cf_err_name(rc));
     mu = cf_token_lock(srv, th);
     rc = cf_token_load(srv, th, &entry);
     if (rc == CF_OK)

@@ -51,6 +51,11 @@ typedef struct cf_engine_s {
      * unsealed): req has the mount and the server, no token and an empty
      * body; failures recorded on it are logged and dropped. */
     void            (*tick)(cf_req_t *req);
+    /* Optional: revoke the secret one of this mount's leases hands out
+     * (lease.c, on revocation or expiry). req has the mount, no token and
+     * an empty body; `internal` is what the handler gave cf_req_set_lease.
+     * CF_OK also when the secret is already gone. */
+    cf_err_t        (*revoke_secret)(cf_req_t *req, const json_t *internal);
 } cf_engine_t;
 
 /* One entry of the mount table. Immutable once published. */
@@ -85,6 +90,9 @@ int cf_view_exists(cf_req_t *req, const char *key);
  * folders end in '/'): {"keys": [...]}, or Vault's 404 {"errors":[]}
  * when there are none. */
 cf_err_t cf_view_reply_list(cf_req_t *req, const char *prefix);
+
+/* The same reply for a list already made (taken: freed here). */
+cf_err_t cf_req_reply_keys(cf_req_t *req, cf_strlist_t *l);
 
 /* JSON convenience over the view: *out owned by the caller. */
 cf_err_t cf_view_get_json(cf_req_t *req, const char *key, json_t **out);

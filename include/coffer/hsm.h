@@ -171,7 +171,10 @@ typedef enum {
 
 typedef enum {
     CF_HSM_PAIR_SIGN = 1,       /* private: CKA_SIGN only */
-    CF_HSM_PAIR_UNWRAP          /* RSA private: CKA_UNWRAP only (BYOK) */
+    CF_HSM_PAIR_SIGN_DECRYPT,   /* RSA private: CKA_SIGN and CKA_DECRYPT
+                                 * (transit RSA keys) */
+    CF_HSM_PAIR_DECRYPT         /* RSA private: CKA_DECRYPT only (the BYOK
+                                 * wrapping key) */
 } cf_hsm_pair_use_t;
 
 typedef enum {
@@ -184,6 +187,7 @@ typedef enum {
 
 #define CF_HSM_PSS_SALT_MAX   (-1)  /* largest salt the modulus allows */
 #define CF_HSM_SIG_MAX        1024  /* room for any signature we make */
+#define CF_HSM_RSA_MAX        512   /* largest RSA modulus (4096 bits) */
 
 typedef struct {
     cf_hsm_sig_alg_t   alg;
@@ -237,19 +241,44 @@ cf_err_t cf_hsm_hmac(cf_hsm_t *h, const cf_hsm_id_t *key, const EVP_MD *md,
  * key metadata checked against it) compare it to notice. */
 uint64_t cf_hsm_generation(cf_hsm_t *h);
 
+/* ---- RSA-OAEP decryption (hsm_rsa.c) --------------------------------------
+ *
+ * SoftHSM 2.6.1's CKM_RSA_PKCS_OAEP takes SHA-1 (and MGF1-SHA-1) only, so
+ * the token does the private-key operation alone (CKM_RSA_X_509) and
+ * OpenSSL checks and strips the OAEP padding in this process, with md for
+ * both the OAEP hash and MGF1 and an empty label, as Vault (Go's
+ * rsa.DecryptOAEP) does. The private key never leaves the token.
+ */
+
+/* Decrypt ct (exactly the modulus length) with the private key of pair
+ * `key`. out must have CF_HSM_RSA_MAX bytes; *out_len gets the message
+ * length. Every ciphertext that does not decrypt (wrong length, not below
+ * the modulus, bad padding) is CF_ERR_CRYPTO, one result for all.
+ * CF_ERR_INVALID when `key` is not an RSA private key we may use. A key
+ * made without CKA_DECRYPT (before RSA keys could decrypt) gets it once,
+ * by C_SetAttributeValue on the token object and its session copy. */
+cf_err_t cf_hsm_rsa_oaep_decrypt(cf_hsm_t *h, const cf_hsm_id_t *key,
+                                 const EVP_MD *md, const void *ct,
+                                 size_t ct_len, unsigned char *out,
+                                 size_t *out_len);
+
 /* ---- key import (hsm_wrap.c) ---------------------------------------------
  *
  * BYOK: `wrapped` = RSA-OAEP(wrapping key, ephemeral AES-256 key) of the
  * wrapping key's modulus length, followed by AES-KWP (RFC 5649) of the
- * target key under that ephemeral key. Unwrapped in two C_UnwrapKey steps
- * straight into token objects: the ephemeral key is a session object that
- * is destroyed at once; the target becomes a token object with the
+ * target key under that ephemeral key. The RSA part is decrypted as
+ * cf_hsm_rsa_oaep_decrypt does (oaep_md for OAEP and MGF1: SHA-1 to
+ * SHA-512 all work, though SoftHSM's own OAEP is SHA-1 only); the
+ * ephemeral key goes straight back onto the token as a sensitive,
+ * non-extractable, unwrap-only session object and is wiped here; the
+ * KWP part is then unwrapped on the token into a token object with the
  * secret-key template of cf_hsm_secret_generate (AES or HMAC), labelled
  * `label`, with a fresh CKA_ID (SoftHSM refuses CKA_MODIFIABLE in an
- * unwrap template, so it keeps the token's default there). oaep_md is the
- * OAEP hash, MGF1 the same; SoftHSM 2.6.1 only unwraps with SHA-1 and
- * answers anything else CF_ERR_INVALID, as it does a blob whose length
- * does not fit key_bytes or that fails to unwrap.
+ * unwrap template, so it keeps the token's default there), and the
+ * session object is destroyed. The target key never enters this process.
+ * CF_ERR_CRYPTO for any ciphertext that does not unwrap into a key of
+ * key_bytes (bad RSA-OAEP part, bad KWP part, wrong length: one result);
+ * CF_ERR_INVALID for bad arguments.
  */
 cf_err_t cf_hsm_import_secret(cf_hsm_t *h, const cf_hsm_id_t *wrapping_key,
                               const EVP_MD *oaep_md, const void *wrapped,

@@ -52,6 +52,8 @@ typedef struct cf_req_s {
     void               *conn;       /* struct MHD_Connection *, http.c only */
     char                request_id[37];
     int64_t             wrap_ttl;   /* X-Vault-Wrap-TTL seconds, 0 = none */
+    json_t             *lease;      /* asked for by cf_req_set_lease (core
+                                       registers it), or NULL; owned */
 
     /* response, set through the cf_req_reply_* functions */
     int                 status;

@@ -84,6 +84,12 @@ bool cf_router_unauthenticated(cf_server_t *srv, const char *path);
 /* Run every mounted engine's tick hook once (ticker.c). */
 void cf_router_tick(cf_server_t *srv);
 
+/* Ask the engine of the mount with this uuid to revoke a lease's secret
+ * (engine revoke_secret hook; CF_OK when it has none). CF_ERR_NOT_FOUND
+ * when that mount is gone (its data went with it). */
+cf_err_t cf_router_revoke_secret(cf_server_t *srv, const char *mount_uuid,
+                                 const json_t *internal);
+
 /* Route req->path: sets req->mount/req->rest for the duration of the call
  * and runs the matching handler. 404 for no mount or no path, 405 for an
  * operation the path does not support. */

@@ -1,6 +1,6 @@
 """Every PKCS#11 call Coffer makes for transit, logged by OpenSC's
 pkcs11-spy in front of SoftHSM: no C_GetAttributeValue of CKA_VALUE and no
-C_WrapKey, whatever the key type or operation."""
+C_WrapKey, whatever the key type or operation (BYOK import included)."""
 import os
 import re
 
@@ -8,6 +8,7 @@ import pytest
 
 import coffer_harness as ch
 from test_transit import b64, client
+from test_transit_byok import vault_byok
 
 SPY = "/usr/lib/x86_64-linux-gnu/pkcs11-spy.so"
 
@@ -39,7 +40,11 @@ def test_no_key_value_ever_leaves_the_token(workdir, token):
                 "k-" + t, b64("m"), signature=s["data"]["signature"])
     c.secrets.transit.create_key("d", derived=True)
     c.secrets.transit.encrypt_data("d", b64("p"), context=b64("c"))
-    assert srv.get("transit/wrapping_key", token=root).status_code == 200
+    pem = srv.get("transit/wrapping_key", token=root).json()["data"][
+        "public_key"]
+    r = srv.post("transit/keys/byok/import",
+                 {"ciphertext": vault_byok(pem, os.urandom(32))}, token=root)
+    assert r.status_code == 200, r.text
     srv.stop()
 
     with open(log, errors="replace") as f:
@@ -47,6 +52,7 @@ def test_no_key_value_ever_leaves_the_token(workdir, token):
     calls = re.findall(r"^\d+: (C_\w+)", text, re.M)
     assert "C_Sign" in calls and "C_Encrypt" in calls, calls[:50]
     assert "C_GenerateKeyPair" in calls
+    assert "C_Decrypt" in calls and "C_UnwrapKey" in calls  # BYOK
     assert "C_WrapKey" not in calls
     # Each C_GetAttributeValue block lists the attributes asked for.
     for block in re.split(r"\n(?=\d+: C_)", text):
