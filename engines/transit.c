@@ -12,6 +12,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <openssl/rsa.h>
 
 #include "coffer/log.h"
 #include "coffer/tools.h"
@@ -841,6 +842,11 @@ cf_transit_inputs(const cf_transit_policy_t *p, json_t *item,
     if ((rc = cf_transit_item_str(item, "associated_data", &s, &have, msg,
                                   mlen)) != CF_OK)
         return rc;
+    if (have && *s != '\0' && !p->ti->aes) {
+        snprintf(msg, mlen, "'associated_data' provided for non-AEAD "
+                 "cipher suite %s", p->ti->name);
+        return CF_ERR_INVALID;
+    }
     if (have && *s != '\0'
         && (rc = cf_transit_b64(s, false, "associated_data", &in->aad, msg,
                                 mlen)) != CF_OK)
@@ -848,12 +854,74 @@ cf_transit_inputs(const cf_transit_policy_t *p, json_t *item,
     return CF_OK;
 }
 
-/* Encrypt pt under version v of p: "vault:v<N>:" base64(iv || ct || tag).
- * *out malloc'd. */
+/* Vault's padding_scheme (or for rewrap {de,en}crypt_padding_scheme):
+ * RSA keys only. OAEP is the default and the only one offered: PKCS#1
+ * v1.5 decryption is a padding oracle waiting to happen. */
+static cf_err_t
+cf_transit_padding(const cf_transit_policy_t *p, json_t *item,
+                   const char *field, char *msg, size_t mlen)
+{
+    const char  *s = NULL;
+    bool         have;
+    cf_err_t     rc;
+
+    if ((rc = cf_transit_item_str(item, field, &s, &have, msg, mlen))
+        != CF_OK || !have || *s == '\0')
+        return rc;
+    if (!p->ti->rsa)
+        snprintf(msg, mlen, "'%s' invalid: unsupported key type %s for "
+                 "padding scheme", field, p->ti->name);
+    else if (strcmp(s, "oaep") == 0)
+        return CF_OK;
+    else if (strcmp(s, "pkcs1v15") == 0)
+        snprintf(msg, mlen, "'%s' invalid: pkcs1v15 is not supported; RSA "
+                 "keys encrypt with oaep (SHA-256) only", field);
+    else
+        snprintf(msg, mlen, "'%s' invalid: unsupported padding scheme "
+                 "%.32s", field, s);
+    return CF_ERR_INVALID;
+}
+
+/* The largest plaintext RSA-OAEP with SHA-256 takes under key `pub`. */
+static size_t
+cf_transit_rsa_max(EVP_PKEY *pub)
+{
+    int  k = EVP_PKEY_get_size(pub);
+
+    return k > 2 * 32 + 2 ? (size_t) k - 2 * 32 - 2 : 0;
+}
+
+/* RSA-OAEP, SHA-256 for OAEP and MGF1, no label, as Vault (Go's
+ * rsa.EncryptOAEP with sha256): a public-key operation, so it runs here
+ * with the version's public key. out has EVP_PKEY_get_size(pub) bytes. */
+static cf_err_t
+cf_transit_rsa_seal(EVP_PKEY *pub, const unsigned char *pt, size_t pt_len,
+                    unsigned char *out, size_t *out_len)
+{
+    EVP_PKEY_CTX  *pc;
+    size_t         n = (size_t) EVP_PKEY_get_size(pub);
+    cf_err_t       rc = CF_ERR_INTERNAL;
+
+    if ((pc = EVP_PKEY_CTX_new_from_pkey(NULL, pub, NULL)) == NULL)
+        return CF_ERR_NOMEM;
+    if (EVP_PKEY_encrypt_init(pc) == 1
+        && EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_OAEP_PADDING) == 1
+        && EVP_PKEY_CTX_set_rsa_oaep_md(pc, EVP_sha256()) == 1
+        && EVP_PKEY_CTX_set_rsa_mgf1_md(pc, EVP_sha256()) == 1
+        && EVP_PKEY_encrypt(pc, out, &n, pt, pt_len) == 1) {
+        *out_len = n;
+        rc = CF_OK;
+    }
+    EVP_PKEY_CTX_free(pc);
+    return rc;
+}
+
+/* Encrypt pt under version v of p: "vault:v<N>:" base64(iv || ct || tag),
+ * or for RSA keys base64 of the RSA-OAEP ciphertext. *out malloc'd. */
 static cf_err_t
 cf_transit_seal(cf_req_t *req, const cf_transit_policy_t *p, unsigned v,
                 const cf_transit_inputs_t *in, const unsigned char *pt,
-                size_t pt_len, char **out)
+                size_t pt_len, char **out, char *msg, size_t mlen)
 {
     const cf_transit_ver_t  *x = cf_transit_ver(p, v);
     unsigned char           *blob = NULL, dk[32], mac[32];
@@ -864,8 +932,24 @@ cf_transit_seal(cf_req_t *req, const cf_transit_policy_t *p, unsigned v,
     *out = NULL;
     if (x == NULL)
         return CF_ERR_INTERNAL;
+    if (p->ti->rsa) {
+        if (pt_len > cf_transit_rsa_max(x->pub)) {
+            snprintf(msg, mlen, "plaintext is too long for RSA-OAEP with "
+                     "an %s key: at most %zu bytes", p->ti->name,
+                     cf_transit_rsa_max(x->pub));
+            return CF_ERR_INVALID;
+        }
+        blen = (size_t) EVP_PKEY_get_size(x->pub);
+    }
     if ((blob = malloc(blen)) == NULL)
         return CF_ERR_NOMEM;
+    if (p->ti->rsa) {
+        if ((rc = cf_transit_rsa_seal(x->pub, pt, pt_len, blob, &ct_len))
+            == CF_OK && (*out = cf_transit_prefixed(v, blob, ct_len, false))
+                        == NULL)
+            rc = CF_ERR_NOMEM;
+        goto out;
+    }
     if (!p->derived) {
         if ((rc = cf_nonce_new(blob, CF_HSM_GCM_IV)) != CF_OK)
             goto out;
@@ -919,6 +1003,63 @@ out:
     return rc;
 }
 
+/* RSA-OAEP-SHA256 decryption of raw with version x: the private
+ * operation on the token, the padding check in hsm/. Any failure (wrong
+ * key or version, length, padding): one message. *out: cf_buf_free. */
+static cf_err_t
+cf_transit_rsa_open(cf_req_t *req, const cf_transit_ver_t *x,
+                    const cf_buf_t *raw, cf_buf_t **out, size_t *n,
+                    char *msg, size_t mlen)
+{
+    cf_err_t  rc;
+
+    if ((*out = cf_buf_new(CF_HSM_RSA_MAX)) == NULL)
+        return CF_ERR_NOMEM;
+    rc = cf_hsm_rsa_oaep_decrypt(req->srv->hsm, &x->key, EVP_sha256(),
+                                 raw->data, raw->len, (*out)->data, n);
+    if (rc == CF_ERR_CRYPTO)
+        snprintf(msg, mlen, "invalid ciphertext: unable to decrypt");
+    else if (rc == CF_ERR_INVALID)
+        snprintf(msg, mlen, "the HSM refuses to decrypt with this key");
+    return rc;
+}
+
+/* AES-GCM decryption of raw (iv || ct || tag) with version x, on the
+ * token or, for derived keys, with the derived key here. *out:
+ * cf_buf_free. */
+static cf_err_t
+cf_transit_aes_open(cf_req_t *req, const cf_transit_policy_t *p,
+                    const cf_transit_ver_t *x, const cf_transit_inputs_t *in,
+                    const cf_buf_t *raw, cf_buf_t **out, size_t *n,
+                    char *msg, size_t mlen)
+{
+    unsigned char  dk[32];
+    cf_err_t       rc;
+
+    if (raw->len < CF_HSM_GCM_IV + CF_HSM_GCM_TAG) {
+        snprintf(msg, mlen, "invalid ciphertext: too short");
+        return CF_ERR_INVALID;
+    }
+    if ((*out = cf_buf_new(raw->len)) == NULL)
+        return CF_ERR_NOMEM;
+    if (!p->derived) {
+        rc = cf_hsm_gcm_decrypt(req->srv->hsm, &x->key, raw->data,
+                                in->aad ? in->aad->data : NULL,
+                                in->aad ? in->aad->len : 0,
+                                raw->data + CF_HSM_GCM_IV,
+                                raw->len - CF_HSM_GCM_IV, (*out)->data, n);
+    } else if ((rc = cf_transit_kdf(req, x, in->context, p->ti->key_bytes,
+                                    dk)) == CF_OK) {
+        rc = cf_transit_gcm_soft(false, dk, p->ti->key_bytes, raw->data,
+                                 in->aad, raw->data + CF_HSM_GCM_IV,
+                                 raw->len - CF_HSM_GCM_IV, (*out)->data, n);
+    }
+    OPENSSL_cleanse(dk, sizeof(dk));
+    if (rc == CF_ERR_CRYPTO)
+        snprintf(msg, mlen, "cipher: message authentication failed");
+    return rc;
+}
+
 /* Decrypt a "vault:v<N>:..." ciphertext of p. *out (cf_buf_free) gets
  * the plaintext; *ver its version. */
 static cf_err_t
@@ -929,7 +1070,6 @@ cf_transit_open(cf_req_t *req, const cf_transit_policy_t *p,
     const cf_transit_ver_t  *x;
     const char              *rest;
     cf_buf_t                *raw = NULL, *pt = NULL;
-    unsigned char            dk[32];
     unsigned                 v;
     size_t                   n = 0;
     cf_err_t                 rc;
@@ -949,30 +1089,10 @@ cf_transit_open(cf_req_t *req, const cf_transit_policy_t *p,
     if ((rc = cf_transit_b64(rest, false, "ciphertext", &raw, msg, mlen))
         != CF_OK)
         return rc;
-    if (raw->len < CF_HSM_GCM_IV + CF_HSM_GCM_TAG) {
-        snprintf(msg, mlen, "invalid ciphertext: too short");
-        rc = CF_ERR_INVALID;
-        goto out;
-    }
-    if ((pt = cf_buf_new(raw->len)) == NULL) {
-        rc = CF_ERR_NOMEM;
-        goto out;
-    }
-    if (!p->derived) {
-        rc = cf_hsm_gcm_decrypt(req->srv->hsm, &x->key, raw->data,
-                                in->aad ? in->aad->data : NULL,
-                                in->aad ? in->aad->len : 0,
-                                raw->data + CF_HSM_GCM_IV,
-                                raw->len - CF_HSM_GCM_IV, pt->data, &n);
-    } else if ((rc = cf_transit_kdf(req, x, in->context, p->ti->key_bytes,
-                                    dk)) == CF_OK) {
-        rc = cf_transit_gcm_soft(false, dk, p->ti->key_bytes, raw->data,
-                                 in->aad, raw->data + CF_HSM_GCM_IV,
-                                 raw->len - CF_HSM_GCM_IV, pt->data, &n);
-    }
-    OPENSSL_cleanse(dk, sizeof(dk));
-    if (rc == CF_ERR_CRYPTO)
-        snprintf(msg, mlen, "cipher: message authentication failed");
+    if (p->ti->rsa)
+        rc = cf_transit_rsa_open(req, x, raw, &pt, &n, msg, mlen);
+    else
+        rc = cf_transit_aes_open(req, p, x, in, raw, &pt, &n, msg, mlen);
     if (rc != CF_OK)
         goto out;
     pt->len = n;
@@ -1031,6 +1151,16 @@ cf_transit_enc_item(cf_req_t *req, void *ctx, json_t *item, json_t *out,
     if ((rc = cf_transit_item_int(item, "key_version", &kv, msg, mlen))
         != CF_OK)
         goto out;
+    if (e->mode == CF_TRANSIT_M_REWRAP) {
+        if ((rc = cf_transit_padding(p, item, "decrypt_padding_scheme", msg,
+                                     mlen)) != CF_OK
+            || (rc = cf_transit_padding(p, item, "encrypt_padding_scheme",
+                                        msg, mlen)) != CF_OK)
+            goto out;
+    } else if ((rc = cf_transit_padding(p, item, "padding_scheme", msg,
+                                        mlen)) != CF_OK) {
+        goto out;
+    }
     if (e->mode == CF_TRANSIT_M_ENCRYPT) {
         if ((rc = cf_transit_item_str(item, "plaintext", &s, &have, msg,
                                       mlen)) != CF_OK)
@@ -1076,8 +1206,8 @@ cf_transit_enc_item(cf_req_t *req, void *ctx, json_t *item, json_t *out,
     }
     if ((rc = cf_transit_use_version(p, kv, &v, msg, mlen)) != CF_OK)
         goto out;
-    if ((rc = cf_transit_seal(req, p, v, &in, pt->data, pt->len, &ct))
-        != CF_OK)
+    if ((rc = cf_transit_seal(req, p, v, &in, pt->data, pt->len, &ct, msg,
+                              mlen)) != CF_OK)
         goto out;
     json_object_set_new(out, "ciphertext", json_string(ct));
     json_object_set_new(out, "key_version", json_integer(v));
@@ -1117,7 +1247,8 @@ cf_transit_upsert(cf_req_t *req, const char *name, cf_transit_policy_t **p)
     memset(&nk, 0, sizeof(nk));
     if ((rc = cf_req_param_str(req, "type", &tname, &have)) != CF_OK)
         return rc;
-    if ((nk.ti = cf_transit_type_find(tname)) == NULL || !nk.ti->aes) {
+    if ((nk.ti = cf_transit_type_find(tname)) == NULL
+        || (!nk.ti->aes && !nk.ti->rsa)) {
         if (strcmp(tname, "chacha20-poly1305") == 0)
             return cf_transit_new_key_params(req, tname, &nk);
         return cf_req_fail(req, CF_ERR_INVALID, "key type %.64s not "
@@ -1131,6 +1262,10 @@ cf_transit_upsert(cf_req_t *req, const char *name, cf_transit_policy_t **p)
     ctx = json_string_value(json_object_get(b0 != NULL ? b0 : req->body,
                                             "context"));
     nk.derived = ctx != NULL && *ctx != '\0';
+    if (nk.derived && !nk.ti->aes)
+        return cf_req_fail(req, CF_ERR_INVALID, "key derivation is only "
+                           "supported for aes128-gcm96 and aes256-gcm96 "
+                           "keys on the HSM");
     if (nk.convergent && !nk.derived)
         return cf_req_fail(req, CF_ERR_INVALID, "convergent encryption "
                            "requires derivation to be enabled, so context "
@@ -1173,7 +1308,7 @@ cf_transit_crypt(cf_req_t *req, int mode)
         return cf_req_fail(req, CF_ERR_INVALID, "encryption key not found");
     if (rc != CF_OK)
         return rc;
-    if (!e.p->ti->aes) {
+    if (!e.p->ti->aes && !e.p->ti->rsa) {
         rc = cf_req_fail(req, CF_ERR_INVALID, "key type %s does not support "
                          "encryption on the HSM", e.p->ti->name);
         goto out;

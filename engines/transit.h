@@ -55,8 +55,9 @@ typedef enum {
 typedef struct {
     const char          *name;      /* Vault's type name */
     cf_transit_type_t    type;
-    bool                 aes;       /* encrypt/decrypt */
+    bool                 aes;       /* encrypt/decrypt with AES-GCM */
     bool                 pair;      /* sign/verify */
+    bool                 rsa;       /* also encrypt/decrypt: RSA-OAEP */
     cf_hsm_pair_type_t   pair_type;
     size_t               key_bytes; /* AES key size */
     const char          *curve;     /* key read "name" of the version */

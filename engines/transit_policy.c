@@ -18,23 +18,23 @@
 #include "coffer/server.h"
 
 static const cf_transit_type_info_t  cf_transit_types[] = {
-    { "aes128-gcm96", CF_TRANSIT_AES128, true, false, 0, 16, NULL },
-    { "aes256-gcm96", CF_TRANSIT_AES256, true, false, 0, 32, NULL },
-    { "ecdsa-p256", CF_TRANSIT_ECDSA_P256, false, true,
+    { "aes128-gcm96", CF_TRANSIT_AES128, true, false, false, 0, 16, NULL },
+    { "aes256-gcm96", CF_TRANSIT_AES256, true, false, false, 0, 32, NULL },
+    { "ecdsa-p256", CF_TRANSIT_ECDSA_P256, false, true, false,
       CF_HSM_PAIR_EC_P256, 0, "P-256" },
-    { "ecdsa-p384", CF_TRANSIT_ECDSA_P384, false, true,
+    { "ecdsa-p384", CF_TRANSIT_ECDSA_P384, false, true, false,
       CF_HSM_PAIR_EC_P384, 0, "P-384" },
-    { "ecdsa-p521", CF_TRANSIT_ECDSA_P521, false, true,
+    { "ecdsa-p521", CF_TRANSIT_ECDSA_P521, false, true, false,
       CF_HSM_PAIR_EC_P521, 0, "P-521" },
-    { "ed25519", CF_TRANSIT_ED25519, false, true, CF_HSM_PAIR_ED25519, 0,
-      "ed25519" },
-    { "rsa-2048", CF_TRANSIT_RSA2048, false, true, CF_HSM_PAIR_RSA2048, 0,
-      "rsa-2048" },
-    { "rsa-3072", CF_TRANSIT_RSA3072, false, true, CF_HSM_PAIR_RSA3072, 0,
-      "rsa-3072" },
-    { "rsa-4096", CF_TRANSIT_RSA4096, false, true, CF_HSM_PAIR_RSA4096, 0,
-      "rsa-4096" },
-    { "hmac", CF_TRANSIT_HMAC, false, false, 0, 0, NULL },
+    { "ed25519", CF_TRANSIT_ED25519, false, true, false,
+      CF_HSM_PAIR_ED25519, 0, "ed25519" },
+    { "rsa-2048", CF_TRANSIT_RSA2048, false, true, true,
+      CF_HSM_PAIR_RSA2048, 0, "rsa-2048" },
+    { "rsa-3072", CF_TRANSIT_RSA3072, false, true, true,
+      CF_HSM_PAIR_RSA3072, 0, "rsa-3072" },
+    { "rsa-4096", CF_TRANSIT_RSA4096, false, true, true,
+      CF_HSM_PAIR_RSA4096, 0, "rsa-4096" },
+    { "hmac", CF_TRANSIT_HMAC, false, false, false, 0, 0, NULL },
 };
 
 const cf_transit_type_info_t *
@@ -482,8 +482,9 @@ cf_transit_version_generate(cf_req_t *req, json_t *pol, unsigned v)
         return CF_ERR_INTEGRITY;
     cf_transit_label(req, name, v, NULL, label, sizeof(label));
     if (ti->pair) {
-        rc = cf_hsm_pair_generate(h, ti->pair_type, CF_HSM_PAIR_SIGN, label,
-                                  &key);
+        rc = cf_hsm_pair_generate(h, ti->pair_type,
+                                  ti->rsa ? CF_HSM_PAIR_SIGN_DECRYPT
+                                          : CF_HSM_PAIR_SIGN, label, &key);
         if (rc == CF_ERR_INVALID)
             return cf_req_fail(req, rc, "the HSM cannot generate keys of "
                                "type %s", tname);
@@ -703,8 +704,8 @@ cf_transit_policy_describe(const cf_transit_policy_t *p)
                   "min_available_version", (json_int_t) p->min_avail,
                   "min_decryption_version", (json_int_t) p->min_dec,
                   "min_encryption_version", (json_int_t) p->min_enc,
-                  "supports_encryption", ti->aes,
-                  "supports_decryption", ti->aes,
+                  "supports_encryption", ti->aes || ti->rsa,
+                  "supports_decryption", ti->aes || ti->rsa,
                   "supports_derivation", ti->aes,
                   "supports_signing", ti->pair,
                   "imported_key", p->imported,
