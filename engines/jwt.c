@@ -10,7 +10,8 @@
  *                  "fetched": unix time}: the keys fetched from jwks_url or
  *                  the discovery document's jwks_uri. Written when config
  *                  is, and again when a token names a kid the set does not
- *                  hold (one refetch per login).
+ *                  hold (one refetch per login, at most one every
+ *                  CF_JWT_REFETCH_MIN seconds).
  *   role/<name>   a role (names lowercased)
  * Only roles of role_type "jwt" can log in: the browser OIDC flow (role
  * type "oidc", oidc/auth_url, oidc/callback) is not supported.
@@ -59,6 +60,9 @@ cf_jwt_str(const json_t *o, const char *k)
 }
 
 /* ---- key set fetching ------------------------------------------------- */
+
+/* Seconds between two fetches caused by an unknown kid. */
+#define CF_JWT_REFETCH_MIN  1
 
 /* GET url as a JSON object; CF_ERR_UNAVAILABLE (with *why) otherwise. */
 static cf_err_t
@@ -583,8 +587,12 @@ cf_jwt_login_verify(cf_req_t *req, const json_t *cfg, const cf_jwt_t *t,
     if (rc != CF_OK)
         goto out;
     rc = cf_jwt_verify_jwks(t, json_object_get(cache, "jwks"), algs, why);
-    /* A kid we do not know: the issuer may have rotated its keys. */
-    if (rc == CF_ERR_NOT_FOUND && !fetched) {
+    /* A kid we do not know: the issuer may have rotated its keys. At most
+     * one refetch per CF_JWT_REFETCH_MIN seconds: logins need no token,
+     * so anyone could otherwise make us fetch on every request. */
+    if (rc == CF_ERR_NOT_FOUND && !fetched
+        && (int64_t) time(NULL) - (int64_t) json_integer_value(
+               json_object_get(cache, "fetched")) >= CF_JWT_REFETCH_MIN) {
         cf_log_debug("jwt", "unknown kid on %s: fetching the key set again",
                      req->mount->path);
         rc = cf_jwt_fetch(cfg, &fresh, why);

@@ -197,15 +197,22 @@ def test_jwks_url_and_kid_refetch(srv, docs):
     assert login(s, "dev", k1.sign(jk.claims(email="a"))).status_code == 200
     assert docs.hit_count("/keys") == 1         # served from the cache
 
-    # The issuer rotates in k2: the unknown kid makes Coffer fetch again.
+    # The issuer rotates in k2: the unknown kid makes Coffer fetch again
+    # (at most once a second: logins are unauthenticated).
     docs.routes["/keys"] = (200, {"keys": [k1.jwk(), k2.jwk()]})
+    time.sleep(1.1)
     assert login(s, "dev", k2.sign(jk.claims(email="a"))).status_code == 200
     assert docs.hit_count("/keys") == 2
     assert login(s, "dev", k2.sign(jk.claims(email="a"))).status_code == 200
     assert docs.hit_count("/keys") == 2
 
-    # A kid nobody has: one refetch per attempt, then the generic 400.
+    # A kid nobody has: one refetch, then the generic 400; a flood of
+    # them within the second fetches nothing more.
+    time.sleep(1.1)
     assert_generic_400(login(s, "dev", k3.sign(jk.claims(email="a"))))
+    assert docs.hit_count("/keys") == 3
+    for _ in range(5):
+        assert_generic_400(login(s, "dev", k3.sign(jk.claims(email="a"))))
     assert docs.hit_count("/keys") == 3
     # A known kid with a bad signature does not refetch.
     forged = jk.Key("rsa", kid="k1").sign(jk.claims(email="a"))
@@ -213,6 +220,7 @@ def test_jwks_url_and_kid_refetch(srv, docs):
     assert docs.hit_count("/keys") == 3
     # The key set server going away does not let anything in.
     docs.routes["/keys"] = (500, {"error": "down"})
+    time.sleep(1.1)
     assert_generic_400(login(s, "dev", k3.sign(jk.claims(email="a"))))
     assert login(s, "dev", k1.sign(jk.claims(email="a"))).status_code == 200
 
