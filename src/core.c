@@ -159,6 +159,10 @@ cf_core_handle(cf_req_t *req)
         goto out;
     if (req->lease != NULL && cf_lease_register(req) != CF_OK)
         goto out;
+    /* Vault: a token's leases end with it, also those its last use made
+     * (the response still shows the lease it had). */
+    if (req->lease != NULL && req->token != NULL && req->token->used_up)
+        (void) cf_lease_revoke_token(srv, req->token->id_hmac);
     if (req->wrap_ttl > 0 && strcmp(req->path, "sys/wrapping/rewrap") != 0)
         (void) cf_wrap_response(req);
 out:

@@ -606,6 +606,7 @@ cf_token_lookup(cf_server_t *srv, const char *token, cf_token_t **out)
     }
     t->id_hmac = th;
     t->entry = entry;
+    t->used_up = last_use;
     th = NULL;
     entry = NULL;
     *out = t;

@@ -23,6 +23,9 @@ struct cf_token_s {
     char    *id_hmac;       /* hex HMAC of the token */
     json_t  *entry;         /* the stored entry (owned) */
     bool     root;          /* has the root policy */
+    bool     used_up;       /* this request was its last use: it is
+                               revoked already, and so are the leases
+                               the request makes (core.c) */
 };
 
 /* Label of the token HMAC key on the HSM. */

@@ -227,3 +227,27 @@ def test_tidy_and_disabled_mount(pki):
     assert b.status_code == 400
     ok(srv.put("sys/leases/revoke", {"lease_id": le["lease_id"]},
                token=root), 204)
+
+
+def test_last_use_of_a_token_ends_its_leases(pki, workdir):
+    """Vault: a use-limited token is revoked after its last use, and its
+    leases with it, also the one that last request made."""
+    srv, root = pki
+    pol = 'path "pki/issue/web" { capabilities = ["update"] }\n'
+    ok(srv.put("sys/policies/acl/once", {"policy": pol}, token=root), 204)
+    t = ok(srv.post("auth/token/create", {"policies": ["once"],
+                                          "num_uses": 2},
+                    token=root))["auth"]["client_token"]
+    first = issue(srv, t, cn="one.example.com")
+    ok(srv.put("sys/leases/lookup", {"lease_id": first["lease_id"]},
+               token=root))
+    last = issue(srv, t, cn="two.example.com")
+    assert last["lease_id"]
+    crl = revoked_serials(srv, workdir)
+    for le in (first, last):
+        assert serial_hex(le["data"]["serial_number"]) in crl
+        b = srv.put("sys/leases/lookup", {"lease_id": le["lease_id"]},
+                    token=root)
+        assert b.status_code == 400
+    assert srv.post("pki/issue/web", {"common_name": "x.example.com"},
+                    token=t).status_code == 403
