@@ -66,7 +66,8 @@ cf_core_check_acl(cf_req_t *req)
     cf_err_t          rc;
 
     /* Unauthenticated in Vault (the CLI's KV preflight); here any valid
-     * token may ask. */
+     * token may ask, and sees only the mounts its ACL reaches
+     * (sys_mounts.c filters). */
     if (strncmp(req->path, "sys/internal/ui/mounts", 22) == 0)
         return CF_OK;
     rc = cf_policy_store_token_acl(req->srv, req->token->entry, &acl);

@@ -455,6 +455,76 @@ cf_acl_lookup(const cf_acl_t *acl, const char *path, bool list)
     return cf_acl_nonexact(acl, path, len);
 }
 
+/* ---- mount visibility ------------------------------------------------- */
+
+#define CF_ACL_GRANTS  (CF_POLICY_CAP_CREATE | CF_POLICY_CAP_READ \
+                        | CF_POLICY_CAP_UPDATE | CF_POLICY_CAP_DELETE \
+                        | CF_POLICY_CAP_LIST | CF_POLICY_CAP_SUDO \
+                        | CF_POLICY_CAP_PATCH)
+
+static bool
+cf_acl_grants(const cf_acl_entry_t *e)
+{
+    return (e->caps & CF_POLICY_CAP_DENY) == 0
+           && (e->caps & CF_ACL_GRANTS) != 0;
+}
+
+/* Could segment rule e match some path under mount (Vault's
+ * CheckAllowedFromNonExactPaths with bareMount)? Each of the mount's
+ * segments must meet '+' or its equal in e. */
+static bool
+cf_acl_segment_under(const cf_acl_entry_t *e, const char *mount, size_t len)
+{
+    const char  *pp = e->path, *pend = e->path + e->wclen;
+    const char  *sp = mount, *send = mount + len, *pe, *se;
+
+    while (sp < send) {
+        if (pp >= pend)
+            return e->glob;
+        pe = memchr(pp, '/', (size_t) (pend - pp));
+        se = memchr(sp, '/', (size_t) (send - sp));
+        if (pe == NULL)
+            pe = pend;
+        if (se == NULL)
+            se = send;
+        if (!((size_t) (pe - pp) == 1 && *pp == '+')
+            && !((pe - pp) == (se - sp)
+                 && memcmp(pp, sp, (size_t) (se - sp)) == 0)
+            && !(e->glob && pe == pend && (se - sp) >= (pe - pp)
+                 && memcmp(pp, sp, (size_t) (pe - pp)) == 0))
+            return false;
+        pp = pe + 1;
+        sp = se + 1;
+    }
+    return true;
+}
+
+bool
+cf_acl_mount_access(const cf_acl_t *acl, const char *mount_path)
+{
+    const cf_acl_entry_t  *e;
+    size_t                 len = strlen(mount_path), i;
+
+    if (acl->root)
+        return true;
+    if ((e = cf_acl_lookup(acl, mount_path, false)) != NULL
+        && cf_acl_grants(e))
+        return true;
+    for (i = 0; i < acl->n; i++) {
+        e = &acl->e[i];
+        if (!cf_acl_grants(e))
+            continue;
+        if (e->kind == CF_ACL_SEGMENT) {
+            if (cf_acl_segment_under(e, mount_path, len))
+                return true;
+        } else if (e->wclen >= len
+                   && memcmp(e->path, mount_path, len) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* ---- parameters ------------------------------------------------------- */
 
 /* Vault's strutil.GlobbedStringsMatch: '*' at the start and/or end. */

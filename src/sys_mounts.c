@@ -16,6 +16,9 @@
 #include "coffer/config.h"
 #include "coffer/lease.h"
 #include "coffer/log.h"
+#include "coffer/policy.h"
+#include "coffer/policy_store.h"
+#include "coffer/token.h"
 #include "coffer/router.h"
 #include "coffer/server.h"
 
@@ -480,12 +483,53 @@ cf_sys_remount_status(cf_req_t *req)
 
 /* ---- sys/internal/ui/mounts ------------------------------------------ */
 
+/* The ACL of the request's token, or NULL for root (sees every mount). */
+static cf_err_t
+cf_sys_ui_acl(cf_req_t *req, cf_acl_t **acl)
+{
+    *acl = NULL;
+    if (req->token == NULL || req->token->root)
+        return CF_OK;
+    return cf_policy_store_token_acl(req->srv, req->token->entry, acl);
+}
+
+/* Drop the mounts the ACL grants nothing under (Vault filters this list
+ * so that a token only learns the mounts it can use). */
+static void
+cf_sys_ui_filter(const cf_acl_t *acl, json_t *mounts, const char *base)
+{
+    const char  *key;
+    json_t      *v;
+    void        *tmp;
+    char         path[512];
+
+    json_object_foreach_safe(mounts, tmp, key, v) {
+        snprintf(path, sizeof(path), "%s%s", base, key);
+        if (!cf_acl_mount_access(acl, path))
+            json_object_del(mounts, key);
+    }
+}
+
 cf_err_t
 cf_sys_ui_mounts(cf_req_t *req)
 {
-    return cf_req_reply_data(req, json_pack("{s:o, s:o}",
-                             "secret", cf_router_mounts_json(req->srv, false),
-                             "auth", cf_router_mounts_json(req->srv, true)));
+    json_t    *secret, *auth;
+    cf_acl_t  *acl;
+    cf_err_t   rc;
+
+    if ((rc = cf_sys_ui_acl(req, &acl)) != CF_OK)
+        return cf_req_fail(req, rc == CF_ERR_PERMISSION ? rc
+                                                        : CF_ERR_INTERNAL,
+                           "permission denied");
+    secret = cf_router_mounts_json(req->srv, false);
+    auth = cf_router_mounts_json(req->srv, true);
+    if (acl != NULL) {
+        cf_sys_ui_filter(acl, secret, "");
+        cf_sys_ui_filter(acl, auth, "auth/");
+        cf_acl_free(acl);
+    }
+    return cf_req_reply_data(req, json_pack("{s:o, s:o}", "secret", secret,
+                                            "auth", auth));
 }
 
 /* The mount serving a path (longest prefix), with "path" added: what the
@@ -496,10 +540,20 @@ cf_sys_ui_mount(cf_req_t *req)
     const char  *p = req->rest + strlen("internal/ui/mounts/");
     json_t      *m;
     char        *path;
+    cf_acl_t    *acl = NULL;
+    bool         visible;
 
     if ((m = cf_router_mount_for_path(req->srv, p, &path)) == NULL)
         /* 403, not 404: this route must not enumerate mounts. */
         return cf_req_fail(req, CF_ERR_PERMISSION, "permission denied");
+    visible = cf_sys_ui_acl(req, &acl) == CF_OK
+              && (acl == NULL || cf_acl_mount_access(acl, path));
+    cf_acl_free(acl);
+    if (!visible) {
+        json_decref(m);
+        free(path);
+        return cf_req_fail(req, CF_ERR_PERMISSION, "permission denied");
+    }
     json_object_set_new(m, "path", json_string(path));
     free(path);
     return cf_req_reply_data(req, m);

@@ -210,6 +210,14 @@ bool cf_acl_wrap_ttl_ok(cf_acl_result_t *r, int64_t wrap_ttl);
  */
 json_t *cf_acl_capabilities(const cf_acl_t *acl, const char *path);
 
+/*
+ * Vault's hasMountAccess, for sys/internal/ui/mounts: whether the ACL
+ * grants anything (not only deny) on the mount path ("secret/",
+ * "auth/userpass/") or on some path below it, through an exact, prefix
+ * or '+' rule. Always true for a root ACL.
+ */
+bool cf_acl_mount_access(const cf_acl_t *acl, const char *mount_path);
+
 /* Short English text for a reason, for logs. Never NULL. */
 const char *cf_acl_reason_str(cf_acl_reason_t reason);
 

@@ -96,6 +96,51 @@ def test_kv_v2_type_alias_and_preflight(srv):
     assert "token/" in r.json()["data"]["auth"]
 
 
+def test_ui_mounts_show_a_token_only_what_its_acl_reaches(srv):
+    """Vault's hasMountAccess: a mount is listed when some rule grants
+    anything on it or below it (exact, prefix or '+' rules); deny-only
+    rules do not count."""
+    s, root = srv
+    for path, typ in (("apps/kv", "kv-v2"), ("team-b", "kv"),
+                      ("team-c", "kv"), ("hidden", "kv"),
+                      ("denied", "kv")):
+        r = s.post("sys/mounts/" + path, {"type": typ}, token=root)
+        assert r.status_code == 204, r.text
+    r = s.post("sys/auth/up", {"type": "userpass"}, token=root)
+    assert r.status_code == 204, r.text
+    pol = ('path "apps/kv/data/app1/*" { capabilities = ["read"] }\n'
+           'path "team-b/*" { capabilities = ["list"] }\n'
+           'path "+/secret/x" { capabilities = ["read"] }\n'
+           'path "denied/*" { capabilities = ["deny"] }\n'
+           'path "auth/up/login/*" { capabilities = ["update"] }\n')
+    r = s.put("sys/policies/acl/ui", {"policy": pol}, token=root)
+    assert r.status_code == 204, r.text
+    r = s.post("auth/token/create", {"policies": ["ui"],
+                                     "no_default_policy": True}, token=root)
+    t = r.json()["auth"]["client_token"]
+
+    r = s.get("sys/internal/ui/mounts", token=t)
+    assert r.status_code == 200, r.text
+    d = r.json()["data"]
+    # "+/secret/x" could match under every one-segment mount
+    assert {"apps/kv/", "team-b/", "team-c/", "hidden/"} <= set(d["secret"])
+    assert set(d["auth"]) == {"up/"}
+    assert s.get("sys/internal/ui/mounts/apps/kv/data/app1/x",
+                 token=t).status_code == 200
+    # without the "+" rule, team-c and hidden disappear
+    pol2 = pol.replace('path "+/secret/x" { capabilities = ["read"] }\n', "")
+    r = s.put("sys/policies/acl/ui", {"policy": pol2}, token=root)
+    assert r.status_code == 204, r.text
+    d = s.get("sys/internal/ui/mounts", token=t).json()["data"]
+    assert set(d["secret"]) == {"apps/kv/", "team-b/"}   # deny-only: no
+    for p in ("hidden/x", "denied/x", "sys/policies"):
+        assert s.get("sys/internal/ui/mounts/" + p,
+                     token=t).status_code == 403, p
+    # root still sees all
+    d = s.get("sys/internal/ui/mounts", token=root).json()["data"]
+    assert {"hidden/", "denied/", "team-c/"} <= set(d["secret"])
+
+
 @pytest.mark.parametrize("path,body,needle", [
     ("sys/mounts/sys/x", {"type": "kv"}, "reserved"),
     ("sys/mounts/cubbyhole", {"type": "kv"}, "reserved"),
