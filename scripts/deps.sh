@@ -11,7 +11,7 @@ pkgs=(
     softhsm2 opensc
     libcmocka-dev python3 python3-pytest python3-requests python3-hvac
     clang libclang-rt-14-dev
-    python3-jwt python3-cryptography
+    python3-jwt python3-cryptography faketime
     wrk
 )
 
