@@ -990,6 +990,45 @@ test_parse_errors(void **state)
                       " \"extra\": 1}", "unknown key 'extra'");
 }
 
+/* cf_acl_mount_access: Vault's hasMountAccess for sys/internal/ui/mounts. */
+static void
+test_mount_access(void **state)
+{
+    const char *const  texts[] = {
+        "path \"secret/data/app/*\" { capabilities = [\"read\"] }\n"
+        "path \"kv1/exact\" { capabilities = [\"update\"] }\n"
+        "path \"team/*\" { capabilities = [\"deny\"] }\n"
+        "path \"team/open/x\" { capabilities = [\"read\"] }\n"
+        "path \"auth/+/login\" { capabilities = [\"update\"] }\n"
+        "path \"blocked/*\" { capabilities = [\"deny\"] }\n"
+        "path \"glob/pre*\" { capabilities = [\"list\"] }\n"
+    };
+    const char *const  plus[] = {
+        "path \"+/data/*\" { capabilities = [\"read\"] }\n"
+    };
+    cf_acl_t          *acl;
+
+    (void) state;
+    acl = cf_test_acl(texts, 1, NULL);
+    assert_true(cf_acl_mount_access(acl, "secret/"));       /* below */
+    assert_true(cf_acl_mount_access(acl, "kv1/"));          /* exact below */
+    assert_true(cf_acl_mount_access(acl, "team/"));         /* a grant below
+                                                               a deny */
+    assert_true(cf_acl_mount_access(acl, "auth/userpass/"));  /* '+' */
+    assert_true(cf_acl_mount_access(acl, "glob/"));
+    assert_false(cf_acl_mount_access(acl, "blocked/"));     /* deny only */
+    assert_false(cf_acl_mount_access(acl, "other/"));
+    assert_false(cf_acl_mount_access(acl, "secretx/"));
+    assert_false(cf_acl_mount_access(acl, "sys/"));
+    cf_acl_free(acl);
+
+    acl = cf_test_acl(plus, 1, NULL);
+    assert_true(cf_acl_mount_access(acl, "anything/"));
+    assert_true(cf_acl_mount_access(acl, "a/data/"));
+    assert_false(cf_acl_mount_access(acl, "a/b/"));
+    cf_acl_free(acl);
+}
+
 int
 main(void)
 {
@@ -1008,6 +1047,7 @@ main(void)
         cmocka_unit_test(test_capabilities_and_sudo),
         cmocka_unit_test(test_json_and_legacy),
         cmocka_unit_test(test_parse_errors),
+        cmocka_unit_test(test_mount_access),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
