@@ -76,6 +76,12 @@ typedef struct {
     json_t      *ext_key_usage; /* "ServerAuth", ... */
     bool         server_flag, client_flag, code_signing_flag,
                  email_protection_flag;
+    json_t      *eku_oids;      /* extra extended key usage OIDs */
+    json_t      *policy_ids;    /* certificatePolicies OIDs */
+    json_t      *other_sans;    /* "<oid>;UTF8:<value>" */
+    json_t      *user_ids;      /* subject UID values */
+    const char  *subject_serial;    /* subject serialNumber, or NULL */
+    const EVP_MD *md;           /* signature hash; NULL: by the CA key */
     EVP_PKEY    *pub;           /* subject key (borrowed) */
 } cf_pki_tmpl_t;
 

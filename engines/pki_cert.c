@@ -13,6 +13,7 @@
 
 #include <openssl/bn.h>
 #include <openssl/rand.h>
+#include <openssl/err.h>
 #include <openssl/x509v3.h>
 
 #include "coffer/log.h"
@@ -53,6 +54,15 @@ cf_pki_subject(const cf_pki_tmpl_t *t, X509_NAME **out)
         || (rc = cf_pki_name_add(n, "postalCode", t->postal)) != CF_OK
         || (rc = cf_pki_name_add(n, "O", t->org)) != CF_OK
         || (rc = cf_pki_name_add(n, "OU", t->ou)) != CF_OK)
+        goto out;
+    if (t->subject_serial != NULL && *t->subject_serial != '\0'
+        && X509_NAME_add_entry_by_txt(n, "serialNumber", MBSTRING_UTF8,
+                                      (const unsigned char *)
+                                      t->subject_serial, -1, -1, 0) != 1) {
+        rc = CF_ERR_INVALID;
+        goto out;
+    }
+    if ((rc = cf_pki_name_add(n, "UID", t->user_ids)) != CF_OK)
         goto out;
     if (t->cn != NULL && *t->cn != '\0'
         && X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8,
@@ -127,6 +137,119 @@ cf_pki_ext_conf(X509 *x, X509V3_CTX *ctx, int nid, const char *value)
     ok = X509_add_ext(x, e, -1);
     X509_EXTENSION_free(e);
     return ok == 1 ? CF_OK : CF_ERR_NOMEM;
+}
+
+/* otherName SANs from "<oid>;UTF8:<value>" (checked by the role). */
+static cf_err_t
+cf_pki_gn_other(GENERAL_NAMES *gens, const json_t *list, char *msg,
+                size_t mlen)
+{
+    const json_t    *v;
+    const char      *s, *semi;
+    char             oid[128];
+    ASN1_OBJECT     *obj = NULL;
+    ASN1_TYPE       *val = NULL;
+    ASN1_UTF8STRING *u = NULL;
+    GENERAL_NAME    *gn = NULL;
+    size_t           i;
+
+    json_array_foreach(list, i, v) {
+        s = json_string_value(v);
+        if ((semi = strchr(s, ';')) == NULL
+            || (size_t) (semi - s) >= sizeof(oid)
+            || strncasecmp(semi + 1, "UTF8:", 5) != 0) {
+            snprintf(msg, mlen, "other_sans entry '%.100s' is not "
+                     "<oid>;UTF8:<value>", s);
+            return CF_ERR_INVALID;
+        }
+        memcpy(oid, s, (size_t) (semi - s));
+        oid[semi - s] = '\0';
+        if ((obj = OBJ_txt2obj(oid, 1)) == NULL) {
+            ERR_clear_error();
+            snprintf(msg, mlen, "other_sans entry '%.100s' has an invalid "
+                     "OID", s);
+            return CF_ERR_INVALID;
+        }
+        if ((u = ASN1_UTF8STRING_new()) == NULL
+            || ASN1_STRING_set(u, semi + 6, -1) != 1
+            || (val = ASN1_TYPE_new()) == NULL
+            || (gn = GENERAL_NAME_new()) == NULL)
+            goto nomem;
+        ASN1_TYPE_set(val, V_ASN1_UTF8STRING, u);
+        u = NULL;
+        if (GENERAL_NAME_set0_othername(gn, obj, val) != 1)
+            goto nomem;
+        obj = NULL;
+        val = NULL;
+        if (sk_GENERAL_NAME_push(gens, gn) <= 0)
+            goto nomem;
+        gn = NULL;
+    }
+    return CF_OK;
+nomem:
+    ASN1_OBJECT_free(obj);
+    ASN1_TYPE_free(val);
+    ASN1_UTF8STRING_free(u);
+    GENERAL_NAME_free(gn);
+    return CF_ERR_NOMEM;
+}
+
+/* certificatePolicies from OIDs. Built by hand: the extension's config
+ * syntax needs a config database we do not have. */
+static cf_err_t
+cf_pki_policies_add(X509 *x, const json_t *oids, char *msg, size_t mlen)
+{
+    CERTIFICATEPOLICIES  *pols;
+    POLICYINFO           *pi;
+    const json_t         *v;
+    size_t                i;
+    cf_err_t              rc = CF_ERR_NOMEM;
+
+    if (json_array_size(oids) == 0)
+        return CF_OK;
+    if ((pols = sk_POLICYINFO_new_null()) == NULL)
+        return CF_ERR_NOMEM;
+    json_array_foreach(oids, i, v) {
+        if ((pi = POLICYINFO_new()) == NULL)
+            goto out;
+        ASN1_OBJECT_free(pi->policyid);
+        if ((pi->policyid = OBJ_txt2obj(json_string_value(v), 1)) == NULL) {
+            ERR_clear_error();
+            POLICYINFO_free(pi);
+            snprintf(msg, mlen, "policy identifier '%.100s' is not an OID",
+                     json_string_value(v));
+            rc = CF_ERR_INVALID;
+            goto out;
+        }
+        if (sk_POLICYINFO_push(pols, pi) <= 0) {
+            POLICYINFO_free(pi);
+            goto out;
+        }
+    }
+    if (X509_add1_ext_i2d(x, NID_certificate_policies, pols, 0,
+                          X509V3_ADD_DEFAULT) == 1)
+        rc = CF_OK;
+out:
+    sk_POLICYINFO_pop_free(pols, POLICYINFO_free);
+    return rc;
+}
+
+/* Append the OIDs of list to buf (a comma-separated conf value). */
+static cf_err_t
+cf_pki_oid_conf(const json_t *list, char *buf, size_t len)
+{
+    const json_t  *v;
+    size_t         i, n = strlen(buf);
+    int            w;
+
+    json_array_foreach(list, i, v) {
+        w = snprintf(buf + n, len - n, "%s%s", n > 0 ? "," : "",
+                     json_string_value(v));
+        if (w < 0 || (size_t) w >= len - n)
+            return CF_ERR_INVALID;
+        n += (size_t) w;
+    }
+    return CF_OK;
 }
 
 /* Vault's key usage / ext key usage names to OpenSSL's. */
@@ -368,7 +491,8 @@ cf_pki_cert_build(cf_req_t *req, const cf_pki_tmpl_t *t,
         || (rc = cf_pki_gn_add(gens, GEN_IPADD, t->ips, msg, mlen))
            != CF_OK
         || (rc = cf_pki_gn_add(gens, GEN_URI, t->uris, msg, mlen))
-           != CF_OK)
+           != CF_OK
+        || (rc = cf_pki_gn_other(gens, t->other_sans, msg, mlen)) != CF_OK)
         goto out;
     rc = CF_ERR_NOMEM;
     if (sk_GENERAL_NAME_num(gens) > 0
@@ -414,6 +538,11 @@ cf_pki_cert_build(cf_req_t *req, const cf_pki_tmpl_t *t,
         if ((rc = cf_pki_ku_string(t->ext_key_usage, true, ext, ku,
                                    sizeof(ku), msg, mlen)) != CF_OK)
             goto out;
+        if (cf_pki_oid_conf(t->eku_oids, ku, sizeof(ku)) != CF_OK) {
+            snprintf(msg, mlen, "too many ext_key_usage_oids");
+            rc = CF_ERR_INVALID;
+            goto out;
+        }
         if (ku[0] != '\0'
             && (rc = cf_pki_ext_conf(x, &ctx, NID_ext_key_usage, ku))
                != CF_OK)
@@ -424,9 +553,12 @@ cf_pki_cert_build(cf_req_t *req, const cf_pki_tmpl_t *t,
         || (rc = cf_pki_ext_conf(x, &ctx, NID_authority_key_identifier,
                                  "keyid:always")) != CF_OK)
         goto out;
+    if ((rc = cf_pki_policies_add(x, t->policy_ids, msg, mlen)) != CF_OK)
+        goto out;
     if (iss != NULL && (rc = cf_pki_urls_add(req, x)) != CF_OK)
         goto out;
-    if (X509_sign(x, skey, cf_pki_md_for(skey)) <= 0) {
+    if (X509_sign(x, skey, t->md != NULL ? t->md : cf_pki_md_for(skey))
+        <= 0) {
         cf_log_error("pki", "signing a certificate on the token failed");
         rc = CF_ERR_HSM;
         goto out;
@@ -542,6 +674,12 @@ cf_pki_tmpl_from_req(cf_req_t *req, cf_pki_tmpl_t *t)
            != CF_OK
         || (rc = cf_pki_param_list(req, "key_usage", &t->key_usage))
            != CF_OK
+        || (rc = cf_pki_param_list(req, "other_sans", &t->other_sans))
+           != CF_OK
+        || (rc = cf_pki_param_list(req, "user_ids", &t->user_ids))
+           != CF_OK
+        || (rc = cf_pki_param_str(req, "serial_number", NULL,
+                                  &t->subject_serial)) != CF_OK
         || (rc = cf_pki_param_list(req, "ext_key_usage", &t->ext_key_usage))
            != CF_OK)
         goto out;
@@ -576,7 +714,8 @@ cf_pki_tmpl_cleanup(cf_pki_tmpl_t *t)
     json_t  **a[] = { &t->dns, &t->emails, &t->ips, &t->uris, &t->ou,
                       &t->org, &t->country, &t->locality, &t->province,
                       &t->street, &t->postal, &t->key_usage,
-                      &t->ext_key_usage };
+                      &t->ext_key_usage, &t->eku_oids, &t->policy_ids,
+                      &t->other_sans, &t->user_ids };
     size_t    i;
 
     for (i = 0; i < sizeof(a) / sizeof(a[0]); i++) {

@@ -71,7 +71,11 @@ cf_pki_tmpl_from_role(cf_pki_tmpl_t *t, json_t *role)
         { "postal_code", offsetof(cf_pki_tmpl_t, postal) },
         { "key_usage", offsetof(cf_pki_tmpl_t, key_usage) },
         { "ext_key_usage", offsetof(cf_pki_tmpl_t, ext_key_usage) },
+        { "ext_key_usage_oids", offsetof(cf_pki_tmpl_t, eku_oids) },
+        { "policy_identifiers", offsetof(cf_pki_tmpl_t, policy_ids) },
     };
+    int64_t  bits = json_integer_value(json_object_get(role,
+                                                       "signature_bits"));
     size_t  i;
 
     for (i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
@@ -86,6 +90,8 @@ cf_pki_tmpl_from_role(cf_pki_tmpl_t *t, json_t *role)
                                                         "code_signing_flag"));
     t->email_protection_flag =
         json_is_true(json_object_get(role, "email_protection_flag"));
+    t->md = bits == 384 ? EVP_sha384() : bits == 512 ? EVP_sha512()
+            : bits == 256 ? EVP_sha256() : NULL;
 }
 
 /* TTL capping by role, mount and the issuer's own expiry. */
@@ -461,6 +467,7 @@ cf_pki_issue_common(cf_req_t *req, cf_pki_mode_t mode)
         json_array_clear(t.emails);
         json_array_clear(t.ips);
         json_array_clear(t.uris);
+        json_array_clear(t.other_sans);
         t.subject = X509_REQ_get_subject_name(csr);
         cf_pki_csr_sans(csr, &t);
         if (json_array_size(t.key_usage) == 0) {

@@ -98,6 +98,93 @@ cf_pki_field_default(const cf_pki_field_t *f)
     }
 }
 
+/* A dotted OID: digits and dots, at least two arcs. */
+static bool
+cf_pki_is_oid(const char *s)
+{
+    size_t  i, dots = 0;
+
+    if (s == NULL || !isdigit((unsigned char) s[0]))
+        return false;
+    for (i = 0; s[i] != '\0'; i++) {
+        if (s[i] == '.') {
+            if (!isdigit((unsigned char) s[i + 1]))
+                return false;
+            dots++;
+        } else if (!isdigit((unsigned char) s[i])) {
+            return false;
+        }
+    }
+    return dots > 0 && i < 100;
+}
+
+/* The settings a role may hold that Coffer applies, checked; the ones it
+ * cannot apply are refused rather than stored and ignored. */
+static cf_err_t
+cf_pki_role_validate(cf_req_t *req, json_t *r)
+{
+    static const char *const  oid_lists[] = {
+        "policy_identifiers", "ext_key_usage_oids", NULL
+    };
+    static const char *const  templates[] = {
+        "allowed_domains_template", "allowed_uri_sans_template",
+        NULL
+    };
+    json_t                   *v;
+    const char               *s, *semi;
+    int64_t                   bits;
+    size_t                    i, k, n;
+    bool                      disabled = false;
+
+    for (k = 0; oid_lists[k] != NULL; k++) {
+        json_array_foreach(json_object_get(r, oid_lists[k]), i, v) {
+            if (!cf_pki_is_oid(json_string_value(v)))
+                return cf_req_fail(req, CF_ERR_INVALID, "%s: '%.100s' is "
+                                   "not an OID (only dotted OIDs are "
+                                   "supported)", oid_lists[k],
+                                   json_string_value(v));
+        }
+    }
+    for (k = 0; templates[k] != NULL; k++) {
+        if (json_is_true(json_object_get(r, templates[k])))
+            return cf_req_fail(req, CF_ERR_INVALID, "%s is not supported: "
+                               "templated role values are not rendered",
+                               templates[k]);
+    }
+    if (json_is_true(json_object_get(r, "use_pss")))
+        return cf_req_fail(req, CF_ERR_INVALID, "use_pss is not supported: "
+                           "certificates are signed with PKCS#1 v1.5 or "
+                           "ECDSA");
+    bits = json_integer_value(json_object_get(r, "signature_bits"));
+    if (bits != 0 && bits != 256 && bits != 384 && bits != 512)
+        return cf_req_fail(req, CF_ERR_INVALID, "signature_bits must be 0, "
+                           "256, 384 or 512");
+    json_array_foreach(json_object_get(r, "allowed_other_sans"), i, v) {
+        s = json_string_value(v);
+        if (strcmp(s, "*") != 0
+            && ((semi = strchr(s, ';')) == NULL
+                || strncasecmp(semi + 1, "UTF8:", 5) != 0))
+            return cf_req_fail(req, CF_ERR_INVALID, "allowed_other_sans: "
+                               "'%.100s' is not \"*\" or "
+                               "<oid>;UTF8:<value>", s);
+    }
+    n = json_array_size(json_object_get(r, "cn_validations"));
+    json_array_foreach(json_object_get(r, "cn_validations"), i, v) {
+        s = json_string_value(v);
+        if (strcmp(s, "disabled") == 0)
+            disabled = true;
+        else if (strcmp(s, "email") != 0 && strcmp(s, "hostname") != 0)
+            return cf_req_fail(req, CF_ERR_INVALID, "cn_validations: "
+                               "unknown value '%.32s' (email, hostname or "
+                               "disabled)", s);
+    }
+    if (disabled && n > 1)
+        return cf_req_fail(req, CF_ERR_INVALID, "cn_validations: "
+                           "\"disabled\" cannot be combined with other "
+                           "values");
+    return CF_OK;
+}
+
 static cf_err_t
 cf_pki_role_write(cf_req_t *req, const char *key, json_t *old)
 {
@@ -177,6 +264,8 @@ cf_pki_role_write(cf_req_t *req, const char *key, json_t *old)
     if (rc != CF_OK)
         goto out;
     json_object_set_new(r, "key_bits", json_integer(i));
+    if ((rc = cf_pki_role_validate(req, r)) != CF_OK)
+        goto out;
     /* A lease revokes its certificate by serial, which needs the stored
      * certificate: the two settings contradict each other. */
     if (json_is_true(json_object_get(r, "generate_lease"))
@@ -342,6 +431,69 @@ cf_pki_name_ok(json_t *role, const char *name)
     return false;
 }
 
+/* Does s match one of the role list's globs? */
+static bool
+cf_pki_role_glob_any(json_t *role, const char *list, const char *s)
+{
+    json_t  *v;
+    size_t   i;
+
+    json_array_foreach(json_object_get(role, list), i, v) {
+        if (cf_pki_glob(json_string_value(v), s))
+            return true;
+    }
+    return false;
+}
+
+/* One "<oid>;UTF8:<value>" against allowed_other_sans ("*", or the same
+ * shape with a glob as value). */
+static bool
+cf_pki_other_san_ok(json_t *role, const char *san)
+{
+    const char  *semi = strchr(san, ';'), *a, *asemi;
+    json_t      *v;
+    size_t       i;
+
+    if (semi == NULL || strncasecmp(semi + 1, "UTF8:", 5) != 0)
+        return false;
+    json_array_foreach(json_object_get(role, "allowed_other_sans"), i, v) {
+        a = json_string_value(v);
+        if (strcmp(a, "*") == 0)
+            return true;
+        if ((asemi = strchr(a, ';')) != NULL && asemi - a == semi - san
+            && memcmp(a, san, (size_t) (semi - san)) == 0
+            && strncasecmp(asemi + 1, "UTF8:", 5) == 0
+            && cf_pki_glob(asemi + 6, semi + 6))
+            return true;
+    }
+    return false;
+}
+
+/* cn_validations: "disabled" skips the CN; otherwise the CN must have a
+ * form the list names before it meets allowed_domains. */
+static bool
+cf_pki_cn_ok(json_t *role, const char *cn)
+{
+    json_t  *l = json_object_get(role, "cn_validations");
+    bool     email = false, host = false;
+    json_t  *v;
+    size_t   i;
+
+    if (json_array_size(l) == 0) {
+        email = host = true;            /* Vault's default */
+    } else {
+        json_array_foreach(l, i, v) {
+            if (strcmp(json_string_value(v), "disabled") == 0)
+                return true;
+            email |= strcmp(json_string_value(v), "email") == 0;
+            host |= strcmp(json_string_value(v), "hostname") == 0;
+        }
+    }
+    if (strchr(cn, '@') != NULL ? !email : !host)
+        return false;
+    return cf_pki_name_ok(role, cn);
+}
+
 cf_err_t
 cf_pki_role_check(json_t *role, const cf_pki_tmpl_t *t, char *msg,
                   size_t mlen)
@@ -349,9 +501,31 @@ cf_pki_role_check(json_t *role, const cf_pki_tmpl_t *t, char *msg,
     json_t  *v, *allowed;
     size_t   i, k;
 
-    if (t->cn != NULL && *t->cn != '\0' && !cf_pki_name_ok(role, t->cn)) {
+    if (t->cn != NULL && *t->cn != '\0' && !cf_pki_cn_ok(role, t->cn)) {
         snprintf(msg, mlen, "common name %s not allowed by this role",
                  t->cn);
+        return CF_ERR_INVALID;
+    }
+    json_array_foreach(t->other_sans, i, v) {
+        if (!cf_pki_other_san_ok(role, json_string_value(v))) {
+            snprintf(msg, mlen, "other SAN %s not allowed by this role "
+                     "(allowed_other_sans)", json_string_value(v));
+            return CF_ERR_INVALID;
+        }
+    }
+    json_array_foreach(t->user_ids, i, v) {
+        if (!cf_pki_role_glob_any(role, "allowed_user_ids",
+                                  json_string_value(v))) {
+            snprintf(msg, mlen, "user_id %s is not allowed by this role "
+                     "(allowed_user_ids)", json_string_value(v));
+            return CF_ERR_INVALID;
+        }
+    }
+    if (t->subject_serial != NULL && *t->subject_serial != '\0'
+        && !cf_pki_role_glob_any(role, "allowed_serial_numbers",
+                                 t->subject_serial)) {
+        snprintf(msg, mlen, "serial_number %s is not allowed by this role "
+                 "(allowed_serial_numbers)", t->subject_serial);
         return CF_ERR_INVALID;
     }
     json_array_foreach(t->dns, i, v) {

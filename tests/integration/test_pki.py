@@ -631,3 +631,91 @@ def test_multiple_issuers_default_update_and_root_delete(pki, workdir):
     r = srv.post("pki/issue/web", {"common_name": "a.example.com"},
                  token=root)
     assert r.status_code == 400
+
+
+def test_role_extras_are_applied_or_refused(pki, workdir):
+    """Role settings beyond names: policy OIDs, extra EKU OIDs, other
+    SANs, subject UIDs and serial numbers, signature hash and CN
+    validation end up in the certificate (parsed with the cryptography
+    package); what Coffer cannot apply is refused, not stored."""
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID, ObjectIdentifier
+    from cryptography.hazmat.primitives import hashes
+
+    srv, root = pki
+    root_ca(srv, root)
+    ok(srv.post("pki/roles/extra", role_body(
+        policy_identifiers=["1.3.6.1.4.1.44947.1.1.1", "2.23.140.1.2.1"],
+        ext_key_usage_oids=["1.3.6.1.5.5.7.3.9"],
+        allowed_other_sans=["1.3.6.1.4.1.311.20.2.3;UTF8:*@example.com"],
+        allowed_user_ids=["svc-*"], allowed_serial_numbers=["SN-*"],
+        signature_bits=384), token=root))
+    d = ok(srv.post("pki/issue/extra", {
+        "common_name": "a.example.com",
+        "other_sans": "1.3.6.1.4.1.311.20.2.3;UTF8:alice@example.com",
+        "user_ids": "svc-web", "serial_number": "SN-42"},
+        token=root))["data"]
+    cert = x509.load_pem_x509_certificate(d["certificate"].encode())
+    pols = cert.extensions.get_extension_for_class(
+        x509.CertificatePolicies).value
+    assert [p.policy_identifier.dotted_string for p in pols] == [
+        "1.3.6.1.4.1.44947.1.1.1", "2.23.140.1.2.1"]
+    eku = cert.extensions.get_extension_for_class(
+        x509.ExtendedKeyUsage).value
+    assert ObjectIdentifier("1.3.6.1.5.5.7.3.9") in list(eku)
+    san = cert.extensions.get_extension_for_class(
+        x509.SubjectAlternativeName).value
+    other = san.get_values_for_type(x509.OtherName)
+    assert len(other) == 1
+    assert other[0].type_id.dotted_string == "1.3.6.1.4.1.311.20.2.3"
+    assert other[0].value == b"\x0c\x11alice@example.com"   # UTF8String
+    assert cert.subject.get_attributes_for_oid(NameOID.USER_ID)[0].value \
+        == "svc-web"
+    assert cert.subject.get_attributes_for_oid(
+        NameOID.SERIAL_NUMBER)[0].value == "SN-42"
+    assert isinstance(cert.signature_hash_algorithm, hashes.SHA384)
+
+    # what the role does not allow: 400 naming the value
+    for body, needle in (
+            ({"other_sans": "1.3.6.1.4.1.311.20.2.3;UTF8:eve@evil.com"},
+             "eve@evil.com"),
+            ({"other_sans": "1.2.3.4;UTF8:x@example.com"}, "1.2.3.4"),
+            ({"user_ids": "root"}, "root"),
+            ({"serial_number": "XX-1"}, "XX-1")):
+        body["common_name"] = "a.example.com"
+        b = srv.post("pki/issue/extra", body, token=root)
+        assert b.status_code == 400 and needle in b.json()["errors"][0], \
+            b.text
+    # a role without those lists allows none of them
+    ok(srv.post("pki/roles/plain", role_body(), token=root))
+    for body in ({"user_ids": "svc-web"}, {"serial_number": "SN-1"},
+                 {"other_sans": "1.3.6.1.4.1.311.20.2.3;UTF8:a@example.com"}):
+        body["common_name"] = "a.example.com"
+        assert srv.post("pki/issue/plain", body,
+                        token=root).status_code == 400
+
+    # cn_validations: disabled lets any CN through; email-only refuses a
+    # host name
+    ok(srv.post("pki/roles/anycn", role_body(cn_validations=["disabled"]),
+                token=root))
+    ok(srv.post("pki/issue/anycn", {"common_name": "Build Agent 7"},
+                token=root))
+    ok(srv.post("pki/roles/mailonly", role_body(cn_validations=["email"],
+                                                 allow_bare_domains=True),
+                token=root))
+    assert srv.post("pki/issue/mailonly", {"common_name": "a.example.com"},
+                    token=root).status_code == 400
+    ok(srv.post("pki/issue/mailonly", {"common_name": "bob@example.com"},
+                token=root))
+
+    # refused rather than stored and ignored
+    for bad, needle in ((dict(use_pss=True), "use_pss"),
+                        (dict(allowed_domains_template=True), "template"),
+                        (dict(policy_identifiers=["not-an-oid"]), "OID"),
+                        (dict(signature_bits=100), "signature_bits"),
+                        (dict(allowed_other_sans=["foo"]), "other_sans"),
+                        (dict(cn_validations=["disabled", "email"]),
+                         "disabled")):
+        b = srv.post("pki/roles/bad", role_body(**bad), token=root)
+        assert b.status_code == 400 and needle in b.json()["errors"][0], \
+            (bad, b.text)
