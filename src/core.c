@@ -1,13 +1,15 @@
 /*
  * core: the request pipeline. Unauthenticated seal endpoints run first and
  * take the seal lock themselves; everything else runs under the seal read
- * lock: sealed -> 503, token -> 403, policy -> 403, router -> engine,
- * then the lease the engine asked for (lease.c) and response wrapping.
+ * lock: sealed -> 503, token -> 403, policy -> 403, audit the request
+ * (no device can log -> 500), router -> engine, then the lease the engine
+ * asked for (lease.c), response wrapping, and audit the response.
  */
 #include "coffer/core.h"
 
 #include <string.h>
 
+#include "coffer/audit.h"
 #include "coffer/lease.h"
 #include "coffer/log.h"
 #include "coffer/policy_store.h"
@@ -156,16 +158,20 @@ cf_core_handle(cf_req_t *req)
     if (!cf_router_unauthenticated(srv, req->path)
         && cf_core_authorize_locked(req) != CF_OK)
         goto out;
+    if (cf_audit_log_request(req) != CF_OK)
+        goto out;
     if (cf_router_dispatch(srv, req) != CF_OK)
-        goto out;
+        goto audit;
     if (req->lease != NULL && cf_lease_register(req) != CF_OK)
-        goto out;
+        goto audit;
     /* Vault: a token's leases end with it, also those its last use made
      * (the response still shows the lease it had). */
     if (req->lease != NULL && req->token != NULL && req->token->used_up)
         (void) cf_lease_revoke_token(srv, req->token->id_hmac);
     if (req->wrap_ttl > 0 && strcmp(req->path, "sys/wrapping/rewrap") != 0)
         (void) cf_wrap_response(req);
+audit:
+    (void) cf_audit_log_response(req);
 out:
     pthread_rwlock_unlock(&srv->seal_lock);
 }

@@ -92,6 +92,26 @@ out:
 /* ---- cf_req_t helpers ---------------------------------------------- */
 
 const char *
+cf_req_remote_addr(cf_req_t *req)
+{
+    const union MHD_ConnectionInfo  *ci;
+    const struct sockaddr           *sa;
+
+    if (req->remote_addr[0] != '\0' || req->conn == NULL)
+        return req->remote_addr;
+    ci = MHD_get_connection_info(req->conn,
+                                 MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    sa = ci != NULL ? ci->client_addr : NULL;
+    if (sa != NULL && sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *) sa)->sin_addr,
+                  req->remote_addr, sizeof(req->remote_addr));
+    else if (sa != NULL && sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *) sa)->sin6_addr,
+                  req->remote_addr, sizeof(req->remote_addr));
+    return req->remote_addr;
+}
+
+const char *
 cf_req_query(cf_req_t *req, const char *name)
 {
     if (req->conn == NULL)

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "coffer/barrier.h"
+#include "coffer/audit.h"
 #include "coffer/identity.h"
 #include "coffer/lease.h"
 #include "coffer/log.h"
@@ -127,6 +128,7 @@ static void
 cf_seal_seal_locked(cf_server_t *srv)
 {
     cf_lease_clear(srv);
+    cf_audit_unload(srv);
     cf_router_unload(srv);
     cf_policy_store_flush(srv);
     cf_token_cache_clear(srv->tokens);
@@ -173,7 +175,8 @@ cf_seal_unseal_locked(cf_server_t *srv)
     json_decref(doc);
     doc = NULL;
     if ((rc = cf_router_load(srv)) != CF_OK
-        || (rc = cf_lease_restore(srv)) != CF_OK)
+        || (rc = cf_lease_restore(srv)) != CF_OK
+        || (rc = cf_audit_load(srv)) != CF_OK)
         goto fail;
     srv->active_since = time(NULL);
     cf_seal_set_reason_locked(srv, NULL);

@@ -20,6 +20,7 @@
 
 #include "coffer/barrier.h"
 #include "coffer/http.h"
+#include "coffer/audit.h"
 #include "coffer/identity.h"
 #include "coffer/lease.h"
 #include "coffer/log.h"
@@ -178,6 +179,7 @@ cf_server_free(cf_server_t *srv)
     cf_token_cache_free(srv->tokens);
     cf_identity_cache_free(srv->identities);
     cf_lease_mgr_free(srv->leases);
+    cf_audit_free(srv->audit);
     cf_barrier_free(srv->barrier);
     cf_hsm_close(srv->hsm);
     cf_storage_close(srv->store);
@@ -234,7 +236,8 @@ cf_server_build(cf_server_t *srv)
         || (rc = cf_policy_cache_new(&srv->policies)) != CF_OK
         || (rc = cf_token_cache_new(&srv->tokens)) != CF_OK
         || (rc = cf_identity_cache_new(&srv->identities)) != CF_OK
-        || (rc = cf_lease_mgr_new(srv)) != CF_OK)
+        || (rc = cf_lease_mgr_new(srv)) != CF_OK
+        || (rc = cf_audit_new(&srv->audit)) != CF_OK)
         return rc;
     return cf_seal_start(srv);
 }
@@ -341,7 +344,7 @@ cf_serve_main(const cf_serve_opts_t *opts)
     cf_mem_free_str(root);
     root = NULL;
     while (sigwait(&set, &sig) == 0 && sig == SIGHUP)
-        cf_log_info("server", "SIGHUP ignored (no reloadable config)");
+        cf_audit_reopen(&srv);          /* log rotation */
     cf_log_info("server", "signal %d: shutting down", sig);
     code = 0;
 out:

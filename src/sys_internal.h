@@ -16,6 +16,11 @@ cf_err_t cf_sys_remount_status(cf_req_t *req);
 cf_err_t cf_sys_ui_mounts(cf_req_t *req);
 cf_err_t cf_sys_ui_mount(cf_req_t *req);
 
+/* sys_audit.c */
+cf_err_t cf_sys_audit_list(cf_req_t *req);      /* audit */
+cf_err_t cf_sys_audit_route(cf_req_t *req);     /* audit/<path> */
+cf_err_t cf_sys_audit_hash(cf_req_t *req);      /* audit-hash/<path> */
+
 /* sys_leases.c */
 cf_err_t cf_sys_lease_lookup(cf_req_t *req);    /* leases/lookup[/<prefix>] */
 cf_err_t cf_sys_lease_renew(cf_req_t *req);     /* leases/renew, renew */

@@ -54,6 +54,7 @@ typedef struct cf_req_s {
     int64_t             wrap_ttl;   /* X-Vault-Wrap-TTL seconds, 0 = none */
     json_t             *lease;      /* asked for by cf_req_set_lease (core
                                        registers it), or NULL; owned */
+    char                remote_addr[48];    /* cf_req_remote_addr's */
 
     /* response, set through the cf_req_reply_* functions */
     int                 status;
@@ -67,6 +68,10 @@ typedef struct cf_req_s {
 
 /* Query parameter of the URL, or NULL. Borrowed. */
 const char *cf_req_query(cf_req_t *req, const char *name);
+
+/* The client's address ("127.0.0.1"), or "" when unknown. Borrowed
+ * (valid for the request). */
+const char *cf_req_remote_addr(cf_req_t *req);
 
 /* Request header (case-insensitive), or NULL. Borrowed. */
 const char *cf_req_header(cf_req_t *req, const char *name);

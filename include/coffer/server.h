@@ -44,6 +44,7 @@ typedef struct cf_server_s {
     cf_token_cache_t   *tokens;         /* owned; resolved tokens */
     cf_identity_cache_t *identities;    /* owned; entity ACL data */
     struct cf_lease_mgr_s *leases;      /* owned; expiration manager */
+    struct cf_audit_s  *audit;          /* owned; audit devices */
 
     pthread_rwlock_t    seal_lock;
     atomic_bool         initialized;    /* core/seal-config exists */
