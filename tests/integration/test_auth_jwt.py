@@ -209,15 +209,20 @@ def test_jwks_url_and_kid_refetch(srv, docs):
     # A kid nobody has: one refetch, then the generic 400; a flood of
     # them within the second fetches nothing more.
     time.sleep(1.1)
+    t0 = time.time()
     assert_generic_400(login(s, "dev", k3.sign(jk.claims(email="a"))))
     assert docs.hit_count("/keys") == 3
     for _ in range(5):
         assert_generic_400(login(s, "dev", k3.sign(jk.claims(email="a"))))
-    assert docs.hit_count("/keys") == 3
+    # at most one more fetch per whole second the flood took (a slow,
+    # sanitized build may take more than one)
+    assert docs.hit_count("/keys") <= 3 + int(time.time() - t0)
     # A known kid with a bad signature does not refetch.
+    time.sleep(1.1)
+    n = docs.hit_count("/keys")
     forged = jk.Key("rsa", kid="k1").sign(jk.claims(email="a"))
     assert_generic_400(login(s, "dev", forged))
-    assert docs.hit_count("/keys") == 3
+    assert docs.hit_count("/keys") == n
     # The key set server going away does not let anything in.
     docs.routes["/keys"] = (500, {"error": "down"})
     time.sleep(1.1)
