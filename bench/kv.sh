@@ -16,6 +16,8 @@
 #   THREADS      ceiling server pool threads (2)
 #   FILL_CONNS   parallel writers that store the secrets (16)
 #   CEILING_BIN  prebuilt coffer-ceiling (else built here with gcc)
+#   AUDIT        1 (default): also read and write at the largest N with a
+#                file audit device enabled; 0 skips those rows
 #   COFFER_HSM_LIB  PKCS#11 module (/usr/lib/softhsm/libsofthsm2.so)
 #
 # Coffer runs as `server -dev` (fresh SoftHSM token, KV v2 at secret/).
@@ -219,6 +221,20 @@ for n in $SIZES; do
     run_wrk kv-write "$n" "http://127.0.0.1:$P_C/v1/secret/data/bench/k0" \
         -s "$TMP/write.lua" -H "$H"
 done
+# What an audit device costs: the same read and write at the largest N
+# with a file device (every string of request and response HMAC'd on
+# the token, one line written per entry).
+if [[ ${AUDIT:-1} == 1 ]]; then
+    log "enabling a file audit device"
+    code=$(curl -s -o /dev/null -w '%{http_code}' -X PUT -H "$H" \
+        --data "{\"type\":\"file\",\"options\":{\"file_path\":\"$TMP/audit.log\"}}" \
+        "http://127.0.0.1:$P_C/v1/sys/audit/file" || true)
+    [[ $code == 204 ]] || die "enabling the audit device answered $code"
+    run_wrk kv-read-audited "$n" "http://127.0.0.1:$P_C/v1/secret/data/bench/k0" \
+        -s "$TMP/read.lua" -H "$H"
+    run_wrk kv-write-audited "$n" "http://127.0.0.1:$P_C/v1/secret/data/bench/k0" \
+        -s "$TMP/write.lua" -H "$H"
+fi
 RSS=$(awk '/^VmRSS:/ { print $2 }' "/proc/$COFFER_PID/status" 2>/dev/null || echo 0)
 
 # ---------------------------------------------------------------- report
@@ -247,6 +263,8 @@ for r in "${ROWS[@]}"; do
         ceiling-hsm) req="POST /v1/transit/encrypt/bench" ;;
         kv-read)     req="GET /v1/secret/data/bench/k<random>" ;;
         kv-write)    req="POST /v1/secret/data/bench/k<random>" ;;
+        kv-read-audited)  req="GET, with a file audit device" ;;
+        kv-write-audited) req="POST, with a file audit device" ;;
     esac
     ratio=$(awk -v x="$rps" -v y="${CEIL_RPS[$n]:-0}" \
         'BEGIN { if (y > 0) printf "%.2f", x / y; else print "-" }')

@@ -503,10 +503,31 @@ cf_audit_hash(cf_server_t *srv, const char *path, const char *input,
     return rc;
 }
 
+/* The HMAC of s, remembered in memo (this request's strings for this
+ * device: the token and accessor appear four times per request, and each
+ * HMAC is a call to the token). */
+static cf_err_t
+cf_audit_hmac_memo(cf_server_t *srv, const cf_audit_dev_t *d, json_t *memo,
+                   const char *s, char out[CF_AUDIT_HASH_LEN])
+{
+    const char  *m = json_string_value(json_object_get(memo, s));
+    cf_err_t     rc;
+
+    if (m != NULL && strlen(m) == CF_AUDIT_HASH_LEN - 1) {
+        memcpy(out, m, CF_AUDIT_HASH_LEN);
+        return CF_OK;
+    }
+    if ((rc = cf_audit_hmac(srv, d, s, out)) != CF_OK)
+        return rc;
+    if (memo != NULL)
+        json_object_set_new(memo, s, json_string(out));
+    return CF_OK;
+}
+
 /* Replace every string in v (recursively) by its HMAC, in place. */
 static cf_err_t
-cf_audit_hash_tree(cf_server_t *srv, const cf_audit_dev_t *d, json_t *v,
-                   unsigned depth)
+cf_audit_hash_tree(cf_server_t *srv, const cf_audit_dev_t *d, json_t *memo,
+                   json_t *v, unsigned depth)
 {
     char         h[CF_AUDIT_HASH_LEN];
     const char  *key;
@@ -519,11 +540,12 @@ cf_audit_hash_tree(cf_server_t *srv, const cf_audit_dev_t *d, json_t *v,
     if (json_is_object(v)) {
         json_object_foreach(v, key, c) {
             if (json_is_string(c)) {
-                if ((rc = cf_audit_hmac(srv, d, json_string_value(c), h))
+                if ((rc = cf_audit_hmac_memo(srv, d, memo,
+                                             json_string_value(c), h))
                     != CF_OK)
                     return rc;
                 json_object_set_new(v, key, json_string(h));
-            } else if ((rc = cf_audit_hash_tree(srv, d, c, depth + 1))
+            } else if ((rc = cf_audit_hash_tree(srv, d, memo, c, depth + 1))
                        != CF_OK) {
                 return rc;
             }
@@ -531,11 +553,12 @@ cf_audit_hash_tree(cf_server_t *srv, const cf_audit_dev_t *d, json_t *v,
     } else if (json_is_array(v)) {
         json_array_foreach(v, i, c) {
             if (json_is_string(c)) {
-                if ((rc = cf_audit_hmac(srv, d, json_string_value(c), h))
+                if ((rc = cf_audit_hmac_memo(srv, d, memo,
+                                             json_string_value(c), h))
                     != CF_OK)
                     return rc;
                 json_array_set_new(v, i, json_string(h));
-            } else if ((rc = cf_audit_hash_tree(srv, d, c, depth + 1))
+            } else if ((rc = cf_audit_hash_tree(srv, d, memo, c, depth + 1))
                        != CF_OK) {
                 return rc;
             }
@@ -546,8 +569,8 @@ cf_audit_hash_tree(cf_server_t *srv, const cf_audit_dev_t *d, json_t *v,
 
 /* Hash obj[key] when it is a non-empty string. */
 static cf_err_t
-cf_audit_hash_field(cf_server_t *srv, const cf_audit_dev_t *d, json_t *obj,
-                    const char *key)
+cf_audit_hash_field(cf_server_t *srv, const cf_audit_dev_t *d, json_t *memo,
+                    json_t *obj, const char *key)
 {
     const char  *s = json_string_value(json_object_get(obj, key));
     char         h[CF_AUDIT_HASH_LEN];
@@ -555,7 +578,7 @@ cf_audit_hash_field(cf_server_t *srv, const cf_audit_dev_t *d, json_t *obj,
 
     if (s == NULL || *s == '\0')
         return CF_OK;
-    if ((rc = cf_audit_hmac(srv, d, s, h)) != CF_OK)
+    if ((rc = cf_audit_hmac_memo(srv, d, memo, s, h)) != CF_OK)
         return rc;
     return json_object_set_new(obj, key, json_string(h)) == 0
            ? CF_OK : CF_ERR_NOMEM;
@@ -564,45 +587,48 @@ cf_audit_hash_field(cf_server_t *srv, const cf_audit_dev_t *d, json_t *obj,
 /* The device's copy of an entry: every secret replaced by its HMAC. */
 static cf_err_t
 cf_audit_hash_entry(cf_server_t *srv, const cf_audit_dev_t *d,
-                    const json_t *entry, json_t **out)
+                    json_t *memos, const json_t *entry, json_t **out)
 {
-    json_t    *e = json_deep_copy(entry), *auth, *rq, *rs, *o;
+    json_t    *e = json_deep_copy(entry), *auth, *rq, *rs, *o, *memo;
     cf_err_t   rc = CF_OK;
 
     *out = NULL;
     if (e == NULL)
         return CF_ERR_NOMEM;
+    if ((memo = json_object_get(memos, d->uuid)) == NULL && memos != NULL
+        && (memo = json_object()) != NULL)
+        json_object_set_new(memos, d->uuid, memo);
     auth = json_object_get(e, "auth");
     rq = json_object_get(e, "request");
     rs = json_object_get(e, "response");
-    if ((rc = cf_audit_hash_field(srv, d, auth, "client_token")) != CF_OK
+    if ((rc = cf_audit_hash_field(srv, d, memo, auth, "client_token")) != CF_OK
         || (d->hmac_accessor
-            && (rc = cf_audit_hash_field(srv, d, auth, "accessor"))
+            && (rc = cf_audit_hash_field(srv, d, memo, auth, "accessor"))
                != CF_OK)
-        || (rc = cf_audit_hash_field(srv, d, rq, "client_token")) != CF_OK
+        || (rc = cf_audit_hash_field(srv, d, memo, rq, "client_token")) != CF_OK
         || (d->hmac_accessor
-            && (rc = cf_audit_hash_field(srv, d, rq,
+            && (rc = cf_audit_hash_field(srv, d, memo, rq,
                                          "client_token_accessor"))
                != CF_OK)
-        || (rc = cf_audit_hash_tree(srv, d, json_object_get(rq, "data"), 0))
+        || (rc = cf_audit_hash_tree(srv, d, memo, json_object_get(rq, "data"), 0))
            != CF_OK)
         goto out;
     if (rs != NULL) {
-        if ((rc = cf_audit_hash_tree(srv, d, json_object_get(rs, "data"), 0))
+        if ((rc = cf_audit_hash_tree(srv, d, memo, json_object_get(rs, "data"), 0))
             != CF_OK)
             goto out;
         o = json_object_get(rs, "auth");
-        if ((rc = cf_audit_hash_field(srv, d, o, "client_token")) != CF_OK
+        if ((rc = cf_audit_hash_field(srv, d, memo, o, "client_token")) != CF_OK
             || (d->hmac_accessor
-                && (rc = cf_audit_hash_field(srv, d, o, "accessor"))
+                && (rc = cf_audit_hash_field(srv, d, memo, o, "accessor"))
                    != CF_OK))
             goto out;
         o = json_object_get(rs, "wrap_info");
-        if ((rc = cf_audit_hash_field(srv, d, o, "token")) != CF_OK
+        if ((rc = cf_audit_hash_field(srv, d, memo, o, "token")) != CF_OK
             || (d->hmac_accessor
-                && ((rc = cf_audit_hash_field(srv, d, o, "accessor"))
+                && ((rc = cf_audit_hash_field(srv, d, memo, o, "accessor"))
                     != CF_OK
-                    || (rc = cf_audit_hash_field(srv, d, o,
+                    || (rc = cf_audit_hash_field(srv, d, memo, o,
                                                  "wrapped_accessor"))
                        != CF_OK)))
             goto out;
@@ -647,7 +673,7 @@ cf_audit_write(cf_audit_dev_t *d, const char *line, size_t len)
 /* Hash and write entry to every device; CF_OK when no device is enabled
  * or at least one wrote it. */
 static cf_err_t
-cf_audit_emit(cf_server_t *srv, const json_t *entry)
+cf_audit_emit(cf_server_t *srv, json_t *memos, const json_t *entry)
 {
     cf_audit_t  *a = srv->audit;
     json_t      *e;
@@ -660,7 +686,7 @@ cf_audit_emit(cf_server_t *srv, const json_t *entry)
         return CF_OK;
     }
     for (i = 0; i < a->n; i++) {
-        if (cf_audit_hash_entry(srv, a->devs[i], entry, &e) != CF_OK)
+        if (cf_audit_hash_entry(srv, a->devs[i], memos, entry, &e) != CF_OK)
             continue;
         text = json_dumps(e, JSON_COMPACT);
         json_decref(e);
@@ -769,10 +795,12 @@ cf_audit_log_request(cf_req_t *req)
 
     if (cf_audit_idle(req->srv))
         return CF_OK;
+    if (req->audit_memo == NULL)
+        req->audit_memo = json_object();
     if ((e = cf_audit_base(req, "request")) == NULL)
         rc = CF_ERR_NOMEM;
     else
-        rc = cf_audit_emit(req->srv, e);
+        rc = cf_audit_emit(req->srv, req->audit_memo, e);
     json_decref(e);
     if (rc != CF_OK)
         return cf_req_fail(req, CF_ERR_INTERNAL, "failed to audit the "
@@ -810,7 +838,9 @@ cf_audit_log_response(cf_req_t *req)
     json_object_set_new(e, "response", rs);
     if (json_is_string(json_array_get(req->errors, 0)))
         json_object_set(e, "error", json_array_get(req->errors, 0));
-    rc = cf_audit_emit(req->srv, e);
+    if (req->audit_memo == NULL)
+        req->audit_memo = json_object();
+    rc = cf_audit_emit(req->srv, req->audit_memo, e);
 out:
     json_decref(e);
     if (rc != CF_OK) {

@@ -657,6 +657,7 @@ cf_http_req_cleanup(cf_req_t *req)
     cf_token_free(req->token);
     json_decref(req->resp);
     json_decref(req->lease);
+    json_decref(req->audit_memo);
     json_decref(req->warnings);
     json_decref(req->errors);
     if (req->raw != NULL) {

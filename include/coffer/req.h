@@ -55,6 +55,8 @@ typedef struct cf_req_s {
     json_t             *lease;      /* asked for by cf_req_set_lease (core
                                        registers it), or NULL; owned */
     char                remote_addr[48];    /* cf_req_remote_addr's */
+    json_t             *audit_memo; /* audit.c's HMACs of this request's
+                                       strings, per device; owned */
 
     /* response, set through the cf_req_reply_* functions */
     int                 status;
