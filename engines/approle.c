@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "auth_common.h"
+#include "coffer/cidr.h"
 #include "coffer/server.h"
 #include "coffer/token.h"
 
@@ -164,6 +165,9 @@ cf_approle_role(cf_req_t *req)
                         json_integer_value(json_object_get(role,
                                                          "secret_id_ttl")),
                         "secret_id_bound_cidrs");
+        if (out != NULL && json_object_get(role, "secret_id_bound_cidrs"))
+            json_object_set(out, "secret_id_bound_cidrs",
+                            json_object_get(role, "secret_id_bound_cidrs"));
         cf_auth_token_fields_describe(role, out);
         json_decref(role);
         return cf_req_reply_data(req, out);
@@ -198,12 +202,8 @@ cf_approle_role(cf_req_t *req)
         goto out;
     if (has)
         json_object_set_new(role, "secret_id_ttl", json_integer(v));
-    if (json_array_size(json_object_get(req->body,
-                                        "secret_id_bound_cidrs")) > 0) {
-        rc = cf_req_fail(req, CF_ERR_INVALID,
-                         "'secret_id_bound_cidrs' is not supported yet");
+    if ((rc = cf_cidr_param(req, "secret_id_bound_cidrs", role)) != CF_OK)
         goto out;
-    }
     if ((rc = cf_auth_token_fields_parse(req, role)) != CF_OK)
         goto out;
     if (!json_is_true(json_object_get(role, "bind_secret_id"))) {
@@ -359,6 +359,7 @@ cf_approle_make_secret(cf_req_t *req, bool custom)
     char          sid[37];
     const char   *given = NULL;
     json_t       *role = NULL, *meta = NULL, *ent = NULL, *idx = NULL;
+    json_t       *cidrs = NULL;
     int64_t       ttl = 0, uses = 0;
     time_t        now = time(NULL);
     bool          has;
@@ -377,11 +378,13 @@ cf_approle_make_secret(cf_req_t *req, bool custom)
                          "'num_uses' cannot be negative");
         goto out;
     }
-    if (json_array_size(json_object_get(req->body, "cidr_list")) > 0) {
-        rc = cf_req_fail(req, CF_ERR_INVALID,
-                         "'cidr_list' is not supported yet");
+    if ((cidrs = json_object()) == NULL) {
+        rc = CF_ERR_NOMEM;
         goto out;
     }
+    if ((rc = cf_cidr_param(req, "cidr_list", cidrs)) != CF_OK
+        || (rc = cf_cidr_param(req, "token_bound_cidrs", cidrs)) != CF_OK)
+        goto out;
     if (custom) {
         if ((rc = cf_req_param_str(req, "secret_id", &given, &has))
             != CF_OK)
@@ -405,7 +408,7 @@ cf_approle_make_secret(cf_req_t *req, bool custom)
                     "expiration_time", (json_int_t) (ttl > 0 ? now + ttl
                                                              : 0));
     idx = json_pack("{s:s}", "key", key);
-    if (ent == NULL || idx == NULL) {
+    if (ent == NULL || idx == NULL || json_object_update(ent, cidrs) != 0) {
         rc = CF_ERR_NOMEM;
         goto out;
     }
@@ -425,6 +428,7 @@ out:
     json_decref(meta);
     json_decref(ent);
     json_decref(idx);
+    json_decref(cidrs);
     return rc;
 }
 
@@ -479,6 +483,15 @@ cf_approle_find_secret(cf_req_t *req, const char *name, bool by_accessor,
     return CF_OK;
 }
 
+/* A copy of a stored list field, or an empty list. */
+static json_t *
+cf_approle_list_copy(const json_t *o, const char *field)
+{
+    const json_t  *v = json_object_get(o, field);
+
+    return json_is_array(v) ? json_deep_copy(v) : json_array();
+}
+
 static json_t *
 cf_approle_describe_secret(const json_t *ent)
 {
@@ -495,14 +508,16 @@ cf_approle_describe_secret(const json_t *ent)
         ts.tv_sec = (time_t) et;
         cf_time_rfc3339(&ts, e);
     }
-    return json_pack("{s:O, s:O, s:O, s:s, s:s, s:s, s:I, s:[], s:[]}",
+    return json_pack("{s:O, s:O, s:O, s:s, s:s, s:s, s:I, s:o, s:o}",
                      "secret_id_accessor", json_object_get(ent, "accessor"),
                      "metadata", json_object_get(ent, "metadata"),
                      "secret_id_num_uses", json_object_get(ent, "num_uses"),
                      "creation_time", c, "last_updated_time", c,
                      "expiration_time", e,
                      "secret_id_ttl", et > 0 ? et - ct : 0,
-                     "cidr_list", "token_bound_cidrs");
+                     "cidr_list", cf_approle_list_copy(ent, "cidr_list"),
+                     "token_bound_cidrs",
+                     cf_approle_list_copy(ent, "token_bound_cidrs"));
 }
 
 /* role/<name>/secret-id{,-accessor}/{lookup,destroy} */
@@ -554,9 +569,12 @@ cf_approle_secret_op(cf_req_t *req)
 
 /* Count one use of the secret_id at key (lock held); CF_ERR_PERMISSION
  * when it is expired or used up (and then deleted). */
+/* Use the secret ID stored at key once: CF_ERR_PERMISSION when it is
+ * unknown, expired, or (*cidr_denied) used from outside its cidr_list,
+ * which does not consume it. */
 static cf_err_t
 cf_approle_use_secret(cf_req_t *req, const char *name, const char *key,
-                      json_t **ent_out)
+                      json_t **ent_out, bool *cidr_denied)
 {
     json_t      *ent = NULL;
     json_int_t   uses, exp;
@@ -567,6 +585,12 @@ cf_approle_use_secret(cf_req_t *req, const char *name, const char *key,
     *ent_out = NULL;
     if ((rc = cf_view_get_json(req, key, &ent)) != CF_OK)
         return rc == CF_ERR_NOT_FOUND ? CF_ERR_PERMISSION : rc;
+    *cidr_denied = !cf_cidr_list_match(json_object_get(ent, "cidr_list"),
+                                       cf_req_remote_addr(req));
+    if (*cidr_denied) {
+        json_decref(ent);
+        return CF_ERR_PERMISSION;
+    }
     uses = json_integer_value(json_object_get(ent, "num_uses"));
     exp = json_integer_value(json_object_get(ent, "expiration_time"));
     if (exp > 0 && time(NULL) >= exp) {
@@ -598,7 +622,7 @@ cf_approle_login(cf_req_t *req)
     char               key[CF_APPROLE_KEY], disp[200], path[CF_APPROLE_KEY];
     json_t            *idx = NULL, *role = NULL, *ent = NULL, *meta;
     pthread_mutex_t   *mu;
-    bool               has;
+    bool               has, cidr_denied = false;
     cf_err_t           rc;
 
     if ((rc = cf_req_param_str(req, "role_id", &rid, &has)) != CF_OK
@@ -617,19 +641,34 @@ cf_approle_login(cf_req_t *req)
         json_decref(idx);
         return cf_req_fail(req, CF_ERR_INVALID, "invalid role or secret ID");
     }
+    if (!cf_cidr_list_match(json_object_get(role, "secret_id_bound_cidrs"),
+                            cf_req_remote_addr(req))) {
+        rc = cf_req_fail(req, CF_ERR_INVALID, "source address unauthorized "
+                         "through CIDR restrictions on the role");
+        goto out;
+    }
     snprintf(key, sizeof(key), "secret_id/%s/", name);
     if ((rc = cf_approle_hmac_key(req, key, sid, key, sizeof(key)))
         != CF_OK)
         goto out;
     mu = cf_approle_lock(req, name);
-    rc = cf_approle_use_secret(req, name, key, &ent);
+    rc = cf_approle_use_secret(req, name, key, &ent, &cidr_denied);
     pthread_mutex_unlock(mu);
+    if (rc == CF_ERR_PERMISSION && cidr_denied) {
+        rc = cf_req_fail(req, CF_ERR_INVALID, "source address unauthorized "
+                         "through CIDR restrictions on the secret ID");
+        goto out;
+    }
     if (rc == CF_ERR_PERMISSION) {
         rc = cf_req_fail(req, CF_ERR_INVALID, "invalid role or secret ID");
         goto out;
     }
     if (rc != CF_OK)
         goto out;
+    /* The secret ID's own token_bound_cidrs replace the role's. */
+    if (json_array_size(json_object_get(ent, "token_bound_cidrs")) > 0)
+        json_object_set(role, "token_bound_cidrs",
+                        json_object_get(ent, "token_bound_cidrs"));
     meta = json_deep_copy(json_object_get(ent, "metadata"));
     if (meta == NULL)
         meta = json_object();

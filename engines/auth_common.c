@@ -9,6 +9,7 @@
 #include <openssl/rand.h>
 #include <string.h>
 
+#include "coffer/cidr.h"
 #include "coffer/identity.h"
 #include "coffer/token.h"
 
@@ -84,17 +85,7 @@ cf_auth_token_fields_parse(cf_req_t *req, json_t *into)
         return cf_req_fail(req, CF_ERR_INVALID, "'token_type' must be "
                            "\"service\" or \"default\"; batch tokens are "
                            "not supported");
-    if ((rc = cf_req_param_strlist(req, "token_bound_cidrs", &list, &has))
-        != CF_OK)
-        return rc;
-    if (has && json_array_size(list) > 0) {
-        json_decref(list);
-        /* Refuse rather than store a restriction we would not enforce. */
-        return cf_req_fail(req, CF_ERR_INVALID,
-                           "'token_bound_cidrs' is not supported yet");
-    }
-    json_decref(list);
-    return CF_OK;
+    return cf_cidr_param(req, "token_bound_cidrs", into);
 }
 
 static json_int_t
@@ -122,7 +113,11 @@ cf_auth_token_fields_describe(const json_t *stored, json_t *out)
     json_object_set_new(out, "token_no_default_policy",
                         json_boolean(json_is_true(json_object_get(stored,
                                      "token_no_default_policy"))));
-    json_object_set_new(out, "token_bound_cidrs", json_array());
+    json_object_set_new(out, "token_bound_cidrs",
+                        json_object_get(stored, "token_bound_cidrs")
+                        ? json_deep_copy(json_object_get(stored,
+                                                     "token_bound_cidrs"))
+                        : json_array());
     json_object_set_new(out, "token_type", json_string("default"));
 }
 
@@ -162,6 +157,7 @@ cf_auth_issue_login(cf_req_t *req, const json_t *stored, const char *display,
     p.display_name = display;
     p.path = path;
     p.num_uses = cf_auth_int(stored, "token_num_uses");
+    p.bound_cidrs = json_object_get(stored, "token_bound_cidrs");
     p.period = cf_auth_int(stored, "token_period");
     p.explicit_max_ttl = cf_auth_int(stored, "token_explicit_max_ttl");
     p.ttl = p.period > 0 ? p.period : cf_auth_int(stored, "token_ttl");

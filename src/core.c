@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "coffer/audit.h"
+#include "coffer/cidr.h"
 #include "coffer/lease.h"
 #include "coffer/log.h"
 #include "coffer/policy_store.h"
@@ -109,6 +110,11 @@ cf_core_authorize_locked(cf_req_t *req)
         return cf_req_fail(req, rc, "permission denied");
     if (rc != CF_OK)
         return cf_req_fail(req, rc, "%s", cf_err_message(rc));
+    /* token_bound_cidrs: the token only works from its blocks. */
+    if (!cf_cidr_list_match(json_object_get(req->token->entry,
+                                            "bound_cidrs"),
+                            cf_req_remote_addr(req)))
+        return cf_req_fail(req, CF_ERR_PERMISSION, "permission denied");
     if (req->token->root)
         return CF_OK;
     return cf_core_check_acl(req);

@@ -194,6 +194,9 @@ cf_token_create(cf_server_t *srv, const cf_token_params_t *p,
                       "renewable", p->renewable, "type", "service",
                       "entity_id", p->entity_id ? p->entity_id : "",
                       "parent", p->parent_hmac ? p->parent_hmac : "");
+    if (entry != NULL && json_array_size(p->bound_cidrs) > 0)
+        json_object_set_new(entry, "bound_cidrs",
+                            json_deep_copy(p->bound_cidrs));
     idx = json_pack("{s:s}", "id_hmac", th);
     if (entry == NULL || idx == NULL || (empty = json_object()) == NULL) {
         rc = CF_ERR_NOMEM;
@@ -671,6 +674,8 @@ cf_token_describe(const json_t *e, const char *client_token)
                   "ttl", left, "type", "service");
     if (d == NULL)
         return NULL;
+    if (json_array_size(json_object_get(e, "bound_cidrs")) > 0)
+        json_object_set(d, "bound_cidrs", json_object_get(e, "bound_cidrs"));
     cf_time_rfc3339(&ts, buf);
     json_object_set_new(d, "issue_time", json_string(buf));
     if (exp > 0) {

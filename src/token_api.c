@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "coffer/barrier.h"
+#include "coffer/cidr.h"
 #include "coffer/log.h"
 #include "coffer/server.h"
 #include "coffer/token.h"
@@ -140,6 +141,7 @@ cf_token_api_apply_role(cf_req_t *req, const json_t *role, bool requested,
     v = json_integer_value(json_object_get(role, "token_explicit_max_ttl"));
     if (v > 0 && (p->explicit_max_ttl == 0 || v < p->explicit_max_ttl))
         p->explicit_max_ttl = v;
+    p->bound_cidrs = json_object_get(role, "token_bound_cidrs");
     return CF_OK;
 }
 
@@ -343,9 +345,9 @@ cf_token_api_role_write(cf_req_t *req, const char *name, json_t *role)
         && strcmp(type, "default") != 0)
         return cf_req_fail(req, CF_ERR_INVALID, "'token_type' must be "
                            "\"service\"; batch tokens are not supported");
-    if (json_array_size(json_object_get(req->body, "token_bound_cidrs")) > 0)
-        return cf_req_fail(req, CF_ERR_INVALID,
-                           "'token_bound_cidrs' is not supported yet");
+    if ((rc = cf_cidr_param(req, "token_bound_cidrs", role))
+        != CF_OK)
+        return rc;
     json_object_set_new(role, "name", json_string(name));
     snprintf(path, sizeof(path), CF_TOKEN_ROLE_PREFIX "%s", name);
     rc = cf_barrier_put_json(req->srv->barrier, path, role);
@@ -409,6 +411,9 @@ cf_token_api_role(cf_req_t *req)
                                                 "token_explicit_max_ttl")),
                         "token_type", "default-service",
                         "token_bound_cidrs");
+        if (out != NULL && json_object_get(role, "token_bound_cidrs"))
+            json_object_set(out, "token_bound_cidrs",
+                            json_object_get(role, "token_bound_cidrs"));
         json_decref(role);
         return cf_req_reply_data(req, out);
     }

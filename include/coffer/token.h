@@ -49,6 +49,9 @@ typedef struct {
     int64_t      period;
     int64_t      num_uses;      /* 0 = unlimited */
     bool         renewable;
+    const json_t *bound_cidrs;  /* normalised CIDR list (cidr.h): the
+                                   token is refused from elsewhere;
+                                   NULL or empty = anywhere */
 } cf_token_params_t;
 
 /* Create a token. *token_out (cf_mem_free_str), *id_hmac_out (free) and

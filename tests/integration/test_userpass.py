@@ -99,7 +99,9 @@ def test_failed_logins_look_the_same(srv):
     ({"password": "x", "token_policies": 3}, "token_policies"),
     ({"password": "x", "token_num_uses": -2}, "token_num_uses"),
     ({"password": "x", "token_type": "batch"}, "token_type"),
-    ({"password": "x", "token_bound_cidrs": ["10.0.0.0/8"]},
+    ({"password": "x", "token_bound_cidrs": ["10.0.0.1/8"]},
+     "token_bound_cidrs"),
+    ({"password": "x", "token_bound_cidrs": "not-a-cidr"},
      "token_bound_cidrs"),
 ])
 def test_bad_user_is_400(srv, body, needle):
