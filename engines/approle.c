@@ -202,7 +202,7 @@ cf_approle_role(cf_req_t *req)
         goto out;
     if (has)
         json_object_set_new(role, "secret_id_ttl", json_integer(v));
-    if ((rc = cf_cidr_param(req, "secret_id_bound_cidrs", role)) != CF_OK)
+    if ((rc = cf_req_param_cidrs(req, "secret_id_bound_cidrs", role)) != CF_OK)
         goto out;
     if ((rc = cf_auth_token_fields_parse(req, role)) != CF_OK)
         goto out;
@@ -382,8 +382,8 @@ cf_approle_make_secret(cf_req_t *req, bool custom)
         rc = CF_ERR_NOMEM;
         goto out;
     }
-    if ((rc = cf_cidr_param(req, "cidr_list", cidrs)) != CF_OK
-        || (rc = cf_cidr_param(req, "token_bound_cidrs", cidrs)) != CF_OK)
+    if ((rc = cf_req_param_cidrs(req, "cidr_list", cidrs)) != CF_OK
+        || (rc = cf_req_param_cidrs(req, "token_bound_cidrs", cidrs)) != CF_OK)
         goto out;
     if (custom) {
         if ((rc = cf_req_param_str(req, "secret_id", &given, &has))

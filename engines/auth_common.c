@@ -9,7 +9,6 @@
 #include <openssl/rand.h>
 #include <string.h>
 
-#include "coffer/cidr.h"
 #include "coffer/identity.h"
 #include "coffer/token.h"
 
@@ -85,7 +84,7 @@ cf_auth_token_fields_parse(cf_req_t *req, json_t *into)
         return cf_req_fail(req, CF_ERR_INVALID, "'token_type' must be "
                            "\"service\" or \"default\"; batch tokens are "
                            "not supported");
-    return cf_cidr_param(req, "token_bound_cidrs", into);
+    return cf_req_param_cidrs(req, "token_bound_cidrs", into);
 }
 
 static json_int_t

@@ -118,27 +118,6 @@ cf_cidr_list_parse(const json_t *list, json_t **out, char *err,
     return CF_OK;
 }
 
-cf_err_t
-cf_cidr_param(cf_req_t *req, const char *name, json_t *into)
-{
-    json_t    *list = NULL, *norm = NULL;
-    char       err[128];
-    bool       has = false;
-    cf_err_t   rc;
-
-    if ((rc = cf_req_param_strlist(req, name, &list, &has)) != CF_OK
-        || !has)
-        return rc;
-    rc = cf_cidr_list_parse(list, &norm, err, sizeof(err));
-    json_decref(list);
-    if (rc == CF_ERR_INVALID)
-        return cf_req_fail(req, rc, "%s: %s", name, err);
-    if (rc != CF_OK)
-        return rc;
-    json_object_set_new(into, name, norm);
-    return CF_OK;
-}
-
 bool
 cf_cidr_list_match(const json_t *list, const char *addr)
 {

@@ -16,6 +16,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "coffer/cidr.h"
 #include "coffer/core.h"
 #include "coffer/engine.h"
 #include "coffer/log.h"
@@ -380,6 +381,27 @@ cf_req_param_strlist(cf_req_t *req, const char *name, json_t **out,
     }
     *out = arr;
     *present = true;
+    return CF_OK;
+}
+
+cf_err_t
+cf_req_param_cidrs(cf_req_t *req, const char *name, json_t *into)
+{
+    json_t    *list = NULL, *norm = NULL;
+    char       err[128];
+    bool       has = false;
+    cf_err_t   rc;
+
+    if ((rc = cf_req_param_strlist(req, name, &list, &has)) != CF_OK
+        || !has)
+        return rc;
+    rc = cf_cidr_list_parse(list, &norm, err, sizeof(err));
+    json_decref(list);
+    if (rc == CF_ERR_INVALID)
+        return cf_req_fail(req, rc, "%s: %s", name, err);
+    if (rc != CF_OK)
+        return rc;
+    json_object_set_new(into, name, norm);
     return CF_OK;
 }
 

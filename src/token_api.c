@@ -8,7 +8,6 @@
 #include <time.h>
 
 #include "coffer/barrier.h"
-#include "coffer/cidr.h"
 #include "coffer/log.h"
 #include "coffer/server.h"
 #include "coffer/token.h"
@@ -345,7 +344,7 @@ cf_token_api_role_write(cf_req_t *req, const char *name, json_t *role)
         && strcmp(type, "default") != 0)
         return cf_req_fail(req, CF_ERR_INVALID, "'token_type' must be "
                            "\"service\"; batch tokens are not supported");
-    if ((rc = cf_cidr_param(req, "token_bound_cidrs", role))
+    if ((rc = cf_req_param_cidrs(req, "token_bound_cidrs", role))
         != CF_OK)
         return rc;
     json_object_set_new(role, "name", json_string(name));

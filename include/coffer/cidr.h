@@ -10,7 +10,6 @@
 #include <stddef.h>
 
 #include "coffer/err.h"
-#include "coffer/req.h"
 
 /* Check a list of blocks ("10.0.0.0/8", "127.0.0.1", "fd00::/8") and
  * give it back normalised (a bare address becomes /32 or /128, host
@@ -18,11 +17,6 @@
  * CF_ERR_INVALID, err names the bad entry. */
 cf_err_t cf_cidr_list_parse(const json_t *list, json_t **out, char *err,
                             size_t errlen);
-
-/* The request parameter `name` (a list, or a comma-separated string) as
- * a normalised CIDR list, stored under `name` in `into` when given (an
- * empty list removes the binding). 400 naming the bad block. */
-cf_err_t cf_cidr_param(cf_req_t *req, const char *name, json_t *into);
 
 /* Whether addr ("127.0.0.1", "::1") lies in one of the blocks of a
  * normalised list. An empty or absent list matches every address; an

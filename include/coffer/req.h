@@ -130,6 +130,10 @@ cf_err_t cf_req_param_bool(cf_req_t *req, const char *name, bool *out,
  * *out owned by the caller. */
 cf_err_t cf_req_param_strlist(cf_req_t *req, const char *name, json_t **out,
                               bool *present);
+/* A list of CIDR blocks (as strlist), checked and normalised (cidr.h)
+ * and stored under `name` in `into` when given; an empty list removes a
+ * binding. 400 naming the field and the bad block. */
+cf_err_t cf_req_param_cidrs(cf_req_t *req, const char *name, json_t *into);
 /* A duration: "30s", "5m", "1h", or integer seconds. */
 cf_err_t cf_req_param_duration(cf_req_t *req, const char *name, int64_t *out,
                                bool *present);
