@@ -7,11 +7,11 @@
  * View layout:
  *   config        the config (oidc_client_secret is kept, never read back)
  *   cache         {"jwks": key set, "issuer": discovered issuer or absent,
- *                  "fetched": unix time}: the keys fetched from jwks_url or
+ *                  "fetched", "fetched_ms": unix time}: the keys fetched from
  *                  the discovery document's jwks_uri. Written when config
  *                  is, and again when a token names a kid the set does not
  *                  hold (one refetch per login, at most one every
- *                  CF_JWT_REFETCH_MIN seconds).
+ *                  CF_JWT_REFETCH_MIN_MS).
  *   role/<name>   a role (names lowercased)
  * Only roles of role_type "jwt" can log in: the browser OIDC flow (role
  * type "oidc", oidc/auth_url, oidc/callback) is not supported.
@@ -61,8 +61,17 @@ cf_jwt_str(const json_t *o, const char *k)
 
 /* ---- key set fetching ------------------------------------------------- */
 
-/* Seconds between two fetches caused by an unknown kid. */
-#define CF_JWT_REFETCH_MIN  1
+/* Milliseconds between two fetches caused by an unknown kid. */
+#define CF_JWT_REFETCH_MIN_MS  1000
+
+static int64_t
+cf_jwt_now_ms(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /* GET url as a JSON object; CF_ERR_UNAVAILABLE (with *why) otherwise. */
 static cf_err_t
@@ -127,8 +136,9 @@ cf_jwt_fetch(const json_t *cfg, json_t **cache, const char **why)
     }
     if (rc == CF_OK && (rc = cf_jwt_get_json(uri, ca, &jwks, why)) == CF_OK
         && (rc = cf_jwt_jwks_check(jwks, why)) == CF_OK) {
-        *cache = json_pack("{s:O, s:I}", "jwks", jwks, "fetched",
-                           (json_int_t) time(NULL));
+        *cache = json_pack("{s:O, s:I, s:I}", "jwks", jwks, "fetched",
+                           (json_int_t) time(NULL), "fetched_ms",
+                           (json_int_t) cf_jwt_now_ms());
         if (*cache == NULL)
             rc = CF_ERR_NOMEM;
         else if (doc != NULL)
@@ -588,11 +598,12 @@ cf_jwt_login_verify(cf_req_t *req, const json_t *cfg, const cf_jwt_t *t,
         goto out;
     rc = cf_jwt_verify_jwks(t, json_object_get(cache, "jwks"), algs, why);
     /* A kid we do not know: the issuer may have rotated its keys. At most
-     * one refetch per CF_JWT_REFETCH_MIN seconds: logins need no token,
+     * one refetch per CF_JWT_REFETCH_MIN_MS: logins need no token,
      * so anyone could otherwise make us fetch on every request. */
     if (rc == CF_ERR_NOT_FOUND && !fetched
-        && (int64_t) time(NULL) - (int64_t) json_integer_value(
-               json_object_get(cache, "fetched")) >= CF_JWT_REFETCH_MIN) {
+        && cf_jwt_now_ms() - (int64_t) json_integer_value(
+               json_object_get(cache, "fetched_ms"))
+           >= CF_JWT_REFETCH_MIN_MS) {
         cf_log_debug("jwt", "unknown kid on %s: fetching the key set again",
                      req->mount->path);
         rc = cf_jwt_fetch(cfg, &fresh, why);
