@@ -179,3 +179,22 @@ def test_devices_survive_a_restart(kv, workdir):
     assert last.startswith("COFFER {")
     assert json.loads(last[len("COFFER "):])["request"]["path"] == \
         "secret/config"
+
+
+def test_hvac_audit_api(kv, workdir):
+    """hvac's sys audit calls work unchanged."""
+    import hvac
+
+    srv, root = kv
+    c = hvac.Client(url=srv.addr, token=root)
+    log = os.path.join(workdir, "hvac.log")
+    c.sys.enable_audit_device("file", description="via hvac",
+                              options={"file_path": log}, path="hv")
+    assert "hv/" in c.sys.list_enabled_audit_devices()["data"]
+    h = c.sys.calculate_hash("hv", SECRET)["data"]["hash"]
+    c.secrets.kv.v2.create_or_update_secret("x", {"p": SECRET})
+    with open(log) as f:
+        raw = f.read()
+    assert h in raw and SECRET not in raw
+    c.sys.disable_audit_device("hv")
+    assert "hv/" not in c.sys.list_enabled_audit_devices()["data"]

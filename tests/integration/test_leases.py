@@ -251,3 +251,26 @@ def test_last_use_of_a_token_ends_its_leases(pki, workdir):
         assert b.status_code == 400
     assert srv.post("pki/issue/web", {"common_name": "x.example.com"},
                     token=t).status_code == 403
+
+
+def test_hvac_lease_api(pki, workdir):
+    """hvac's sys lease calls work unchanged."""
+    srv, root = pki
+    c = hvac.Client(url=srv.addr, token=root)
+    one = c.write("pki/issue/web", common_name="h1.example.com")
+    two = c.write("pki/issue/web", common_name="h2.example.com")
+    assert c.sys.read_lease(one["lease_id"])["data"]["id"] == \
+        one["lease_id"]
+    keys = c.sys.list_leases("pki/issue/web")["data"]["keys"]
+    assert sorted(keys) == sorted(x["lease_id"].split("/")[-1]
+                                  for x in (one, two))
+    with pytest.raises(hvac.exceptions.InvalidRequest):
+        c.sys.renew_lease(one["lease_id"])
+    c.sys.revoke_lease(one["lease_id"])
+    c.sys.revoke_prefix("pki/issue/web")
+    c.sys.revoke_force("pki/issue")
+    with pytest.raises(hvac.exceptions.InvalidPath):
+        c.sys.list_leases("pki/issue/web")
+    crl = revoked_serials(srv, workdir)
+    for x in (one, two):
+        assert serial_hex(x["data"]["serial_number"]) in crl
