@@ -24,5 +24,6 @@ echo "== fuzz (libFuzzer, bounded runs)"
 CC=clang cmake -S "$root" -B "$root/build-fuzz" -DCMAKE_BUILD_TYPE=Debug \
     -DCOFFER_TESTS=ON -DCOFFER_FUZZ=ON -DCOFFER_FUZZ_RUNS=200000 >/dev/null
 cmake --build "$root/build-fuzz" -j"$jobs" \
-    --target fuzz_hcl fuzz_config fuzz_json fuzz_policy fuzz_cidr
+    --target fuzz_hcl fuzz_config fuzz_json fuzz_policy fuzz_cidr \
+             fuzz_path
 (cd "$root/build-fuzz" && ctest --output-on-failure -L fuzz -j"$jobs")

@@ -22,6 +22,7 @@
 #include "coffer/log.h"
 #include "coffer/wrapping.h"
 #include "coffer/mem.h"
+#include "coffer/path.h"
 #include "coffer/req.h"
 #include "coffer/token.h"
 
@@ -36,59 +37,6 @@ typedef struct {
     cf_buf_t  *body;
     bool       too_large;
 } cf_http_upload_t;
-
-cf_err_t
-cf_http_normalize_path(const char *url, char **out)
-{
-    const char  *p, *seg;
-    cf_buf_t    *b;
-    size_t       n;
-    bool         trailing;
-    cf_err_t     rc = CF_OK;
-
-    *out = NULL;
-    if (url == NULL || strncmp(url, "/v1/", 4) != 0)
-        return CF_ERR_NOT_FOUND;
-    p = url + 4;
-    if (strlen(p) > 8192)
-        return CF_ERR_INVALID;
-    if ((b = cf_buf_new(strlen(p) + 1)) == NULL)
-        return CF_ERR_NOMEM;
-    trailing = *p != '\0' && p[strlen(p) - 1] == '/';
-    while (*p != '\0') {
-        seg = p;
-        while (*p != '\0' && *p != '/')
-            p++;
-        n = (size_t) (p - seg);
-        if (*p == '/')
-            p++;
-        if (n == 0 || (n == 1 && seg[0] == '.'))
-            continue;
-        if (n == 2 && seg[0] == '.' && seg[1] == '.') {
-            rc = CF_ERR_INVALID;
-            goto out;
-        }
-        if (memchr(seg, '\0', n) != NULL) {
-            rc = CF_ERR_INVALID;
-            goto out;
-        }
-        if (b->len > 0 && (rc = cf_buf_append(b, "/", 1)) != CF_OK)
-            goto out;
-        if ((rc = cf_buf_append(b, seg, n)) != CF_OK)
-            goto out;
-    }
-    if (trailing && b->len > 0 && (rc = cf_buf_append(b, "/", 1)) != CF_OK)
-        goto out;
-    if (b->len > 0 && b->data[b->len - 1] == '.') {
-        rc = CF_ERR_NOT_FOUND;      /* Vault: paths ending in '.' are 404 */
-        goto out;
-    }
-    if ((*out = strdup((const char *) b->data)) == NULL)
-        rc = CF_ERR_NOMEM;
-out:
-    cf_buf_free(b);
-    return rc;
-}
 
 /* ---- cf_req_t helpers ---------------------------------------------- */
 
@@ -715,7 +663,7 @@ cf_http_run(cf_server_t *srv, struct MHD_Connection *conn, const char *url,
     cf_request_id_new(req.request_id);
     if (!known)
         return cf_http_error(conn, 405, "unsupported operation");
-    rc = cf_http_normalize_path(url, &req.path);
+    rc = cf_path_normalize(url, &req.path);
     if (rc == CF_ERR_INVALID)
         return cf_http_error(conn, 400,
                              "invalid path: relative paths not supported");

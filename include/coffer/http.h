@@ -17,10 +17,4 @@ cf_err_t cf_http_start(cf_server_t *srv, cf_http_t **out);
 /* Stop accepting, wait for running requests, free. NULL-safe. */
 void cf_http_stop(cf_http_t *h);
 
-/* Normalise a URL path: must start with "/v1/"; result has no "/v1/"
- * prefix, no "." or ".." segments (".." -> CF_ERR_INVALID), no empty
- * segments except a trailing '/'. *out malloc'd. Exposed for tests and
- * fuzzing. */
-cf_err_t cf_http_normalize_path(const char *url, char **out);
-
 #endif

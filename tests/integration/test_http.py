@@ -238,6 +238,18 @@ def test_dot_dot_in_path(active_server):
         assert b"errors" in body
 
 
+def test_paths_with_no_segments(active_server):
+    """/v1/ and friends name nothing: a clean 404 (the normaliser once
+    read past its buffer here; fuzz_path found it)."""
+    srv, root, _ = active_server
+    for path in ("/v1/", "/v1//", "/v1/./", "/v1/.//./"):
+        status, head, body = raw_request(
+            srv.port, "GET %s HTTP/1.1" % path,
+            {"Host": "127.0.0.1", "X-Vault-Token": root})
+        assert status == 404, (path, head, body)
+        assert b"errors" in body
+
+
 def test_list_method_and_query(active_server):
     srv, root, _ = active_server
     # The LIST verb and ?list=true are understood (404 = nothing there).
