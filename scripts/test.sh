@@ -25,5 +25,5 @@ CC=clang cmake -S "$root" -B "$root/build-fuzz" -DCMAKE_BUILD_TYPE=Debug \
     -DCOFFER_TESTS=ON -DCOFFER_FUZZ=ON -DCOFFER_FUZZ_RUNS=200000 >/dev/null
 cmake --build "$root/build-fuzz" -j"$jobs" \
     --target fuzz_hcl fuzz_config fuzz_json fuzz_policy fuzz_cidr \
-             fuzz_path fuzz_b64
+             fuzz_path fuzz_b64 fuzz_transit_wire
 (cd "$root/build-fuzz" && ctest --output-on-failure -L fuzz -j"$jobs")

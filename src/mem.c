@@ -77,6 +77,7 @@ cf_buf_new(size_t cap)
         free(b);
         return NULL;
     }
+    b->data[0] = '\0';         /* an empty buffer is an empty string too */
     b->cap = cap;
     return b;
 }

@@ -35,7 +35,8 @@ typedef struct {
 } cf_buf_t;
 
 /* New empty buffer with room for cap bytes; NULL on OOM. Free with
- * cf_buf_free. */
+ * cf_buf_free. data is NUL-terminated from the start, and append keeps
+ * it so (room for the NUL is part of cap). */
 cf_buf_t *cf_buf_new(size_t cap);
 
 /* New buffer holding a copy of len bytes; NULL on OOM. */
