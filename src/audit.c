@@ -772,7 +772,7 @@ cf_audit_base(cf_req_t *req, const char *type)
     rq = json_pack("{s:s, s:s, s:s, s:s, s:{s:s}, s:s, s:O, s:s, s:I}",
                    "id", req->request_id,
                    "operation", cf_audit_op_name(req->op),
-                   "client_token", req->client_token != NULL && te != NULL
+                   "client_token", req->client_token != NULL
                                    ? req->client_token : "",
                    "client_token_accessor", acc != NULL ? acc : "",
                    "namespace", "id", "root",

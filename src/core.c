@@ -162,8 +162,12 @@ cf_core_handle(cf_req_t *req)
     }
     /* Login paths run without a token (and ignore one if sent). */
     if (!cf_router_unauthenticated(srv, req->path)
-        && cf_core_authorize_locked(req) != CF_OK)
+        && cf_core_authorize_locked(req) != CF_OK) {
+        /* Refused requests are audited too (Vault): probing shows. */
+        if (cf_audit_log_request(req) == CF_OK)
+            (void) cf_audit_log_response(req);
         goto out;
+    }
     if (cf_audit_log_request(req) != CF_OK)
         goto out;
     if (cf_router_dispatch(srv, req) != CF_OK)

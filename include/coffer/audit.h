@@ -1,6 +1,8 @@
 /*
  * audit: audit devices, as Vault's. Every request that passed its policy
- * check is logged before the engine runs, and its response after. While
+ * check is logged before the engine runs, and its response after; a
+ * request refused by the token or policy check is logged with its error
+ * (the token it tried, hashed, included). While
  * any device is enabled, an entry must reach at least one of them: when
  * none can write the request entry the request fails (500) before the
  * engine runs; when none can write the response entry the response is

@@ -198,3 +198,32 @@ def test_hvac_audit_api(kv, workdir):
     assert h in raw and SECRET not in raw
     c.sys.disable_audit_device("hv")
     assert "hv/" not in c.sys.list_enabled_audit_devices()["data"]
+
+
+def test_refused_requests_are_logged(kv, workdir):
+    """Vault logs denied requests too: an attacker's probing shows in the
+    log, with the token tried (hashed) and the error."""
+    srv, root = kv
+    log = os.path.join(workdir, "audit.log")
+    ok(srv.put("sys/audit/file", {"type": "file",
+                                  "options": {"file_path": log}},
+               token=root), 204)
+    bogus = "hvs.this-token-does-not-exist-0123456789"
+    assert srv.get("secret/data/app", token=bogus).status_code == 403
+    t = ok(srv.post("auth/token/create", {"policies": ["default"]},
+                    token=root))["auth"]["client_token"]
+    assert srv.get("sys/audit", token=t).status_code == 403
+    with open(log) as f:
+        raw = f.read()
+    assert bogus not in raw and t not in raw
+    es = lines(log)
+    hb = ok(srv.put("sys/audit-hash/file", {"input": bogus},
+                    token=root))["data"]["hash"]
+    probe = [e for e in es if e["request"]["path"] == "secret/data/app"]
+    assert [e["type"] for e in probe] == ["request", "response"]
+    assert probe[0]["request"]["client_token"] == hb
+    assert probe[1]["error"] == "permission denied"
+    denied = [e for e in es if e["request"]["path"] == "sys/audit"
+              and e["type"] == "response"]
+    assert denied and denied[-1]["error"] == "permission denied"
+    assert denied[-1]["auth"]["policies"] == ["default"]
