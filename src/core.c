@@ -135,8 +135,13 @@ cf_core_seal(cf_req_t *req)
     pthread_rwlock_rdlock(&srv->seal_lock);
     if (atomic_load(&srv->sealed))
         rc = cf_req_fail(req, CF_ERR_SEALED, "Vault is sealed");
-    else
-        rc = cf_core_authorize_locked(req);
+    else if ((rc = cf_core_authorize_locked(req)) != CF_OK) {
+        if (cf_audit_log_request(req) == CF_OK)
+            (void) cf_audit_log_response(req);
+    } else {
+        /* Logged before: once sealed, no device is loaded to log to. */
+        rc = cf_audit_log_request(req);
+    }
     pthread_rwlock_unlock(&srv->seal_lock);
     if (rc != CF_OK)
         return;

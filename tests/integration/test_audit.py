@@ -227,3 +227,14 @@ def test_refused_requests_are_logged(kv, workdir):
               and e["type"] == "response"]
     assert denied and denied[-1]["error"] == "permission denied"
     assert denied[-1]["auth"]["policies"] == ["default"]
+
+
+def test_seal_is_audited(kv, workdir):
+    srv, root = kv
+    log = os.path.join(workdir, "audit.log")
+    ok(srv.put("sys/audit/file", {"type": "file",
+                                  "options": {"file_path": log}},
+               token=root), 204)
+    ok(srv.put("sys/seal", token=root), 204)
+    assert any(e["request"]["path"] == "sys/seal" and e["type"] == "request"
+               for e in lines(log))
