@@ -139,6 +139,10 @@ cf_err_t cf_transit_policy_edit(cf_req_t *req, const char *name,
 cf_err_t cf_transit_version_generate(cf_req_t *req, json_t *pol,
                                      unsigned v);
 
+/* PEM (SubjectPublicKeyInfo) of pkey; malloc'd, NULL when out of
+ * memory. */
+char *cf_transit_pem(EVP_PKEY *pkey);
+
 /* Destroy the token objects of one stored version entry. */
 void cf_transit_version_destroy(cf_server_t *srv, json_t *ver);
 

@@ -2,8 +2,13 @@
  * token (private half: decrypt only) whose public half is returned;
  * keys/<name>/import and import_version take Vault's payload (RSA-OAEP of
  * an ephemeral AES-256 key with hash_function, SHA256 by default, then
- * AES-KWP of the target key); hsm/ unwraps it on the token straight into
- * a sensitive, non-extractable object (see cf_hsm_import_secret). */
+ * AES-KWP of the target key: raw bytes for AES and HMAC keys, PKCS#8 DER
+ * for RSA keys); hsm/ unwraps it on the token straight into a sensitive,
+ * non-extractable object (see cf_hsm_import_secret, cf_hsm_import_rsa).
+ * An imported RSA version is a pair like a generated one: its public key
+ * is stored as PEM in the version entry. EC and Ed25519 keys cannot be
+ * imported: SoftHSM's unwrapped EC/EdDSA private key has no public
+ * point. */
 #include "transit.h"
 
 #include <stdio.h>
@@ -120,8 +125,23 @@ cf_transit_oaep_md(const char *name)
     return NULL;
 }
 
+/* Modulus bits of an RSA type. */
+static size_t
+cf_transit_rsa_bits(const cf_transit_type_info_t *ti)
+{
+    switch (ti->type) {
+    case CF_TRANSIT_RSA2048:
+        return 2048;
+    case CF_TRANSIT_RSA3072:
+        return 3072;
+    default:
+        return 4096;
+    }
+}
+
 /* Unwrap the payload into version v of the stored policy pol and add the
- * version (with a fresh HMAC key) to it. */
+ * version (with a fresh HMAC key) to it. An imported RSA version is a
+ * pair like a generated one, with its public key as PEM in the entry. */
 static cf_err_t
 cf_transit_import_into(cf_req_t *req, json_t *pol, unsigned v,
                        const cf_transit_imp_t *im)
@@ -132,7 +152,10 @@ cf_transit_import_into(cf_req_t *req, json_t *pol, unsigned v,
     char          label[512], kh[2 * CF_HSM_ID_LEN + 1];
     char          mh[2 * CF_HSM_ID_LEN + 1], vk[16];
     bool          hmac = im->ti->type == CF_TRANSIT_HMAC;
-    size_t        bytes;
+    bool          have_key = false, have_mac = false;
+    size_t        bytes, bits = 0;
+    EVP_PKEY     *pub = NULL;
+    char         *pem = NULL;
     cf_err_t      rc;
 
     rc = cf_transit_wrapping_locked(req, false, &wj);
@@ -156,8 +179,13 @@ cf_transit_import_into(cf_req_t *req, json_t *pol, unsigned v,
         return cf_req_fail(req, CF_ERR_INVALID, "an imported hmac key must "
                            "have 32 to 512 bytes");
     cf_transit_label(req, name, v, NULL, label, sizeof(label));
-    rc = cf_hsm_import_secret(req->srv->hsm, &wk, im->md, im->blob->data,
-                              im->blob->len, hmac, bytes, label, &key);
+    if (im->ti->rsa)
+        rc = cf_hsm_import_rsa(req->srv->hsm, &wk, im->md, im->blob->data,
+                               im->blob->len, label, &key, &bits);
+    else
+        rc = cf_hsm_import_secret(req->srv->hsm, &wk, im->md,
+                                  im->blob->data, im->blob->len, hmac,
+                                  bytes, label, &key);
     /* One message whatever failed (RSA-OAEP part, KWP part, size): no
      * padding oracle. */
     if (rc == CF_ERR_CRYPTO || rc == CF_ERR_INVALID)
@@ -166,33 +194,65 @@ cf_transit_import_into(cf_req_t *req, json_t *pol, unsigned v,
                            "(hash_function) wrapped AES-256 key followed "
                            "by an AES-KWP-wrapped %s key of the right size",
                            im->ti->name);
+    /* Only an authentic payload gets further, so naming the size of the
+     * key in it tells nobody anything they did not wrap themselves. */
+    if (rc == CF_ERR_TOO_LARGE)
+        return cf_req_fail(req, CF_ERR_INVALID, "the imported RSA key is "
+                           "larger than 4096 bits, not %s", im->ti->name);
     if (rc != CF_OK)
         return rc;
+    have_key = true;
+    if (im->ti->rsa) {
+        if (bits != cf_transit_rsa_bits(im->ti)) {
+            rc = cf_req_fail(req, CF_ERR_INVALID, "the imported key is "
+                             "RSA-%zu, not %s", bits, im->ti->name);
+            goto out;
+        }
+        if ((rc = cf_hsm_pair_public(req->srv->hsm, &key, &pub)) != CF_OK)
+            goto out;
+        rc = CF_ERR_NOMEM;
+        if ((pem = cf_transit_pem(pub)) == NULL)
+            goto out;
+    }
     if (hmac) {
         mac = key;
     } else {
         cf_transit_label(req, name, v, "hmac", label, sizeof(label));
         if ((rc = cf_hsm_secret_generate(req->srv->hsm, true, 64, label,
-                                         &mac)) != CF_OK) {
-            cf_hsm_key_destroy(req->srv->hsm, &key);
-            return rc;
-        }
+                                         &mac)) != CF_OK)
+            goto out;
+        have_mac = true;
     }
     cf_hsm_id_hex(&key, kh);
     cf_hsm_id_hex(&mac, mh);
     snprintf(vk, sizeof(vk), "%u", v);
+    rc = CF_ERR_NOMEM;
     ve = json_pack("{s:s, s:s, s:I}", "key_id", kh, "hmac_id", mh,
                    "creation_time", (json_int_t) time(NULL));
+    /* "public_key" also tells cf_transit_version_destroy it is a pair. */
     if (ve == NULL
-        || json_object_set_new(json_object_get(pol, "versions"), vk, ve)
-           != 0) {
-        cf_transit_version_destroy(req->srv, ve);
-        return CF_ERR_NOMEM;
-    }
+        || (pem != NULL
+            && json_object_set_new(ve, "public_key", json_string(pem))
+               != 0)
+        || json_object_set(json_object_get(pol, "versions"), vk, ve) != 0)
+        goto out;
     if (hmac && v == 1)
         json_object_set_new(pol, "key_size", json_integer((json_int_t)
                                                           bytes));
-    return CF_OK;
+    rc = CF_OK;
+out:
+    if (rc != CF_OK && have_key) {
+        if (im->ti->rsa)
+            cf_hsm_pair_destroy(req->srv->hsm, &key);
+        else
+            cf_hsm_key_destroy(req->srv->hsm, &key);
+    }
+    if (rc != CF_OK && have_mac)
+        cf_hsm_key_destroy(req->srv->hsm, &mac);
+    json_decref(ve);
+    EVP_PKEY_free(pub);
+    free(pem);
+    return rc;
 }
 
 /* Shared parameter parsing; fails req. */
@@ -233,10 +293,13 @@ cf_transit_import_params(cf_req_t *req, cf_transit_imp_t *im,
     if ((im->ti = cf_transit_type_find(tname)) == NULL)
         return cf_req_fail(req, CF_ERR_INVALID, "unknown key type %.64s",
                            tname);
-    if (im->ti->pair)
+    if (im->ti->pair && !im->ti->rsa)
         return cf_req_fail(req, CF_ERR_INVALID, "importing %s keys is not "
-                           "supported yet: only aes128-gcm96, aes256-gcm96 "
-                           "and hmac keys can be imported into the HSM",
+                           "supported: SoftHSM unwraps an EC or Ed25519 "
+                           "private key without its public point, so "
+                           "there would be no public key to publish or "
+                           "verify with; aes128-gcm96, aes256-gcm96, hmac "
+                           "and rsa-2048/3072/4096 keys can be imported",
                            tname);
     if (cf_transit_b64(ct, false, "ciphertext", &im->blob, msg, sizeof(msg))
         != CF_OK)

@@ -414,7 +414,7 @@ cf_transit_label(const cf_req_t *req, const char *name, unsigned v,
                                                                 : "");
 }
 
-static char *
+char *
 cf_transit_pem(EVP_PKEY *pkey)
 {
     BIO      *bio = BIO_new(BIO_s_mem());

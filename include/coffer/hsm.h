@@ -286,4 +286,23 @@ cf_err_t cf_hsm_import_secret(cf_hsm_t *h, const cf_hsm_id_t *wrapping_key,
                               size_t key_bytes, const char *label,
                               cf_hsm_id_t *id_out);
 
+/* BYOK of an RSA key pair: as cf_hsm_import_secret, but the KWP part is
+ * the PKCS#8 DER private key, which the token unwraps into a private-key
+ * object with the template cf_hsm_pair_generate gives
+ * CF_HSM_PAIR_SIGN_DECRYPT (CKA_SIGN, CKA_DECRYPT; sensitive,
+ * non-extractable, CKA_MODIFIABLE as every key), labelled `label`, with a
+ * fresh CKA_ID; the public half (CKA_MODULUS, CKA_PUBLIC_EXPONENT, which
+ * the private object shows) becomes a token public-key object with the
+ * same CKA_ID and label, so the pair works with cf_hsm_pair_public,
+ * cf_hsm_sign, cf_hsm_rsa_oaep_decrypt and cf_hsm_pair_destroy. *bits_out
+ * gets the modulus length in bits; checking it is the caller's job
+ * (cf_hsm_pair_destroy a pair of the wrong size). CF_ERR_CRYPTO for any
+ * ciphertext that does not unwrap into an RSA private key (one result, as
+ * above); CF_ERR_TOO_LARGE (nothing kept) for a modulus longer than
+ * CF_HSM_RSA_MAX; CF_ERR_INVALID for bad arguments. */
+cf_err_t cf_hsm_import_rsa(cf_hsm_t *h, const cf_hsm_id_t *wrapping_key,
+                           const EVP_MD *oaep_md, const void *wrapped,
+                           size_t wrapped_len, const char *label,
+                           cf_hsm_id_t *id_out, size_t *bits_out);
+
 #endif

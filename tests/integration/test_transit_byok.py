@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.keywrap import aes_key_wrap_with_padding
 
@@ -346,3 +346,136 @@ def test_import_bad_payloads_fail_alike(transit):
     assert r.status_code == 200, r.text
     ct = c.secrets.transit.encrypt_data("bad", b64("ok"))["data"]
     assert gcm_open(key, ct["ciphertext"]) == b"ok"
+
+
+def pkcs8(key):
+    return key.private_bytes(serialization.Encoding.DER,
+                             serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+def spki(pub):
+    return pub.public_bytes(serialization.Encoding.PEM,
+                            serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def test_import_rsa(transit):
+    """An RSA-2048 key imported as Vault's docs describe (PKCS#8 DER, KWP
+    under the ephemeral key) is the known key: same public key, transit
+    signatures verify with it, Python's OAEP ciphertexts decrypt through
+    transit; import_version and rotation work; its PKCS#8 never reaches
+    storage. A key of another size, or an EC key, is refused."""
+    srv, root, c = transit
+    pem = wrapping_pem(srv, root)
+    known = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    der = pkcs8(known)
+    r = srv.post("transit/keys/imp/import",
+                 {"ciphertext": vault_byok(pem, der), "type": "rsa-2048"},
+                 token=root)
+    assert r.status_code == 200, r.text
+    k = r.json()["data"]
+    assert k["imported_key"] is True and k["type"] == "rsa-2048"
+    assert k["supports_signing"] and k["supports_decryption"]
+
+    got = c.secrets.transit.read_key("imp")["data"]["keys"]["1"]
+    assert serialization.load_pem_public_key(
+        got["public_key"].encode()).public_numbers() == \
+        known.public_key().public_numbers()
+    assert spki(known.public_key()).decode() == got["public_key"]
+
+    # Signed by transit, verified in Python with the known key.
+    msg = b"signed by an imported key"
+    for algo, pad in (("pss", padding.PSS(mgf=padding.MGF1(hashes.SHA256()),
+                                          salt_length=padding.PSS.AUTO)),
+                      ("pkcs1v15", padding.PKCS1v15())):
+        r = srv.post("transit/sign/imp", {"input": b64(msg),
+                                          "signature_algorithm": algo},
+                     token=root)
+        assert r.status_code == 200, r.text
+        sig = r.json()["data"]["signature"]
+        assert sig.startswith("vault:v1:")
+        known.public_key().verify(unb64(sig.split(":", 2)[2]), msg, pad,
+                                  hashes.SHA256())
+        r = srv.post("transit/verify/imp", {"input": b64(msg),
+                                            "signature": sig,
+                                            "signature_algorithm": algo},
+                     token=root)
+        assert r.status_code == 200 and r.json()["data"]["valid"] is True
+
+    # Encrypted in Python (OAEP SHA-256), decrypted by transit; and the
+    # other way round.
+    ct = known.public_key().encrypt(b"from python", padding.OAEP(
+        mgf=padding.MGF1(algorithm=hashes.SHA256()),
+        algorithm=hashes.SHA256(), label=None))
+    r = srv.post("transit/decrypt/imp", {"ciphertext": "vault:v1:" + b64(ct)},
+                 token=root)
+    assert r.status_code == 200, r.text
+    assert unb64(r.json()["data"]["plaintext"]) == b"from python"
+    enc = c.secrets.transit.encrypt_data("imp", b64("from transit"))["data"]
+    assert known.decrypt(unb64(enc["ciphertext"].split(":", 2)[2]),
+                         padding.OAEP(mgf=padding.MGF1(hashes.SHA256()),
+                                      algorithm=hashes.SHA256(),
+                                      label=None)) == b"from transit"
+
+    # import_version: v2 is the second known key.
+    known2 = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    der2 = pkcs8(known2)
+    r = srv.post("transit/keys/imp/import_version",
+                 {"ciphertext": vault_byok(pem, der2, "SHA512"),
+                  "hash_function": "SHA512"}, token=root)
+    assert r.status_code == 200, r.text
+    assert r.json()["data"]["latest_version"] == 2
+    got = c.secrets.transit.read_key("imp")["data"]["keys"]
+    assert got["2"]["public_key"] == spki(known2.public_key()).decode()
+    sig = srv.post("transit/sign/imp", {"input": b64(msg)},
+                   token=root).json()["data"]["signature"]
+    assert sig.startswith("vault:v2:")
+    known2.public_key().verify(
+        unb64(sig.split(":", 2)[2]), msg,
+        padding.PSS(mgf=padding.MGF1(hashes.SHA256()),
+                    salt_length=padding.PSS.AUTO), hashes.SHA256())
+    # No rotation without allow_rotation; with it, v2 is made on the HSM.
+    assert srv.post("transit/keys/imp/rotate", {},
+                    token=root).status_code == 400
+    r = srv.post("transit/keys/imp-rot/import",
+                 {"ciphertext": vault_byok(pem, der), "type": "rsa-2048",
+                  "allow_rotation": True}, token=root)
+    assert r.status_code == 200, r.text
+    r = srv.post("transit/keys/imp-rot/rotate", {}, token=root)
+    assert r.status_code == 200, r.text
+    got = c.secrets.transit.read_key("imp-rot")["data"]["keys"]
+    assert got["1"]["public_key"] == spki(known.public_key()).decode()
+    assert got["2"]["public_key"].startswith("-----BEGIN PUBLIC KEY-----")
+    assert got["2"]["public_key"] != got["1"]["public_key"]
+    enc = c.secrets.transit.encrypt_data("imp-rot", b64("v2"))["data"]
+    assert enc["ciphertext"].startswith("vault:v2:")
+    assert unb64(c.secrets.transit.decrypt_data(
+        "imp-rot", enc["ciphertext"])["data"]["plaintext"]) == b"v2"
+
+    # An RSA-3072 key declared rsa-2048: 400 naming the size, nothing
+    # made. An EC key: 400 saying why.
+    big = rsa.generate_private_key(public_exponent=65537, key_size=3072)
+    r = srv.post("transit/keys/mismatch/import",
+                 {"ciphertext": vault_byok(pem, pkcs8(big)),
+                  "type": "rsa-2048"}, token=root)
+    assert r.status_code == 400, r.text
+    assert "RSA-3072, not rsa-2048" in errors(r)
+    assert srv.get("transit/keys/mismatch", token=root).status_code == 404
+    eck = ec.generate_private_key(ec.SECP256R1())
+    r = srv.post("transit/keys/ec/import",
+                 {"ciphertext": vault_byok(pem, pkcs8(eck)),
+                  "type": "ecdsa-p256"}, token=root)
+    assert r.status_code == 400, r.text
+    assert "not supported" in errors(r) and "public point" in errors(r)
+    assert srv.get("transit/keys/ec", token=root).status_code == 404
+    # An EC key sent as rsa-2048 is just a payload that does not unwrap.
+    r = srv.post("transit/keys/ec/import",
+                 {"ciphertext": vault_byok(pem, pkcs8(eck)),
+                  "type": "rsa-2048"}, token=root)
+    assert r.status_code == 400 and "could not unwrap" in errors(r)
+
+    srv.stop()
+    data = ch.storage_bytes(srv.db_path)
+    for secret in (der, der2):
+        for enc in ch.encodings(secret):
+            assert enc not in data

@@ -12,6 +12,7 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
+#include <openssl/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -477,6 +478,92 @@ cf_test_import(void **state)
     OPENSSL_cleanse(target, sizeof(target));
 }
 
+/* PKCS#8 DER of key into *der (OPENSSL_free); returns its length. */
+static size_t
+cf_test_pkcs8(EVP_PKEY *key, unsigned char **der)
+{
+    PKCS8_PRIV_KEY_INFO  *p8 = EVP_PKEY2PKCS8(key);
+    int                   n;
+
+    assert_non_null(p8);
+    *der = NULL;
+    n = i2d_PKCS8_PRIV_KEY_INFO(p8, der);
+    PKCS8_PRIV_KEY_INFO_free(p8);
+    assert_true(n > 0);
+    return (size_t) n;
+}
+
+/* BYOK of an RSA key (Vault: PKCS#8 DER in the KWP part): the token pair
+ * is the known key (same public key, signs what it verifies, decrypts
+ * what it encrypted), sensitive and non-extractable; bits reports the
+ * size; a tampered payload or an EC key is CF_ERR_CRYPTO. */
+static void
+cf_test_import_rsa(void **state)
+{
+    cf_hsm_t             *h = *state;
+    cf_hsm_id_t           wk, id;
+    EVP_PKEY             *wpub, *known, *ec, *pub;
+    EVP_PKEY_CTX         *pc;
+    unsigned char        *der = NULL, blob[4096], sig[CF_HSM_SIG_MAX];
+    unsigned char         dig[32], ct[512], pt[CF_HSM_RSA_MAX];
+    const unsigned char   msg[] = "signed by an imported key";
+    unsigned int          dl;
+    size_t                n, bl, bits, sl, ctl = sizeof(ct), ptl;
+    cf_hsm_sign_opts_t    o = { .alg = CF_HSM_SIG_RSA_PKCS1,
+                                .md = EVP_sha256() };
+
+    assert_int_equal(cf_hsm_pair_generate(h, CF_HSM_PAIR_RSA4096,
+                                          CF_HSM_PAIR_DECRYPT, "t/wrap-r",
+                                          &wk), CF_OK);
+    assert_int_equal(cf_hsm_pair_public(h, &wk, &wpub), CF_OK);
+    known = EVP_RSA_gen(2048);
+    assert_non_null(known);
+    n = cf_test_pkcs8(known, &der);
+    bl = cf_test_wrap(wpub, EVP_sha256(), der, n, blob);
+    OPENSSL_clear_free(der, n);
+    assert_int_equal(cf_hsm_import_rsa(h, &wk, EVP_sha256(), blob, bl,
+                                       "t/imp-rsa", &id, &bits), CF_OK);
+    assert_int_equal(bits, 2048);
+    cf_test_check_sensitive(h, &id);
+    assert_int_equal(cf_hsm_pair_public(h, &id, &pub), CF_OK);
+    assert_int_equal(EVP_PKEY_eq(pub, known), 1);
+    EVP_Digest(msg, sizeof(msg), dig, &dl, EVP_sha256(), NULL);
+    assert_int_equal(cf_hsm_sign(h, &id, &o, dig, dl, sig, &sl), CF_OK);
+    assert_int_equal(cf_test_verify(known, EVP_sha256(), RSA_PKCS1_PADDING,
+                                    0, msg, sizeof(msg), sig, sl), 1);
+    pc = EVP_PKEY_CTX_new(known, NULL);
+    assert_int_equal(EVP_PKEY_encrypt_init(pc), 1);
+    EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_OAEP_PADDING);
+    EVP_PKEY_CTX_set_rsa_oaep_md(pc, EVP_sha256());
+    EVP_PKEY_CTX_set_rsa_mgf1_md(pc, EVP_sha256());
+    assert_int_equal(EVP_PKEY_encrypt(pc, ct, &ctl, msg, sizeof(msg)), 1);
+    EVP_PKEY_CTX_free(pc);
+    assert_int_equal(cf_hsm_rsa_oaep_decrypt(h, &id, EVP_sha256(), ct, ctl,
+                                             pt, &ptl), CF_OK);
+    assert_int_equal(ptl, sizeof(msg));
+    assert_memory_equal(pt, msg, sizeof(msg));
+    EVP_PKEY_free(pub);
+    assert_int_equal(cf_hsm_pair_destroy(h, &id), CF_OK);
+
+    /* Tampered KWP part; an EC private key: refused, nothing kept. */
+    blob[bl - 1] ^= 1;
+    assert_int_equal(cf_hsm_import_rsa(h, &wk, EVP_sha256(), blob, bl,
+                                       "t/bad-rsa", &id, &bits),
+                     CF_ERR_CRYPTO);
+    ec = EVP_EC_gen("P-256");
+    assert_non_null(ec);
+    n = cf_test_pkcs8(ec, &der);
+    bl = cf_test_wrap(wpub, EVP_sha256(), der, n, blob);
+    OPENSSL_clear_free(der, n);
+    assert_int_equal(cf_hsm_import_rsa(h, &wk, EVP_sha256(), blob, bl,
+                                       "t/bad-rsa", &id, &bits),
+                     CF_ERR_CRYPTO);
+    EVP_PKEY_free(ec);
+    EVP_PKEY_free(known);
+    EVP_PKEY_free(wpub);
+    assert_int_equal(cf_hsm_pair_destroy(h, &wk), CF_OK);
+}
+
 static void
 cf_test_generation(void **state)
 {
@@ -505,6 +592,8 @@ main(void)
         cmocka_unit_test_setup_teardown(cf_test_rsa_oaep, cf_test_setup,
                                         cf_test_teardown),
         cmocka_unit_test_setup_teardown(cf_test_import, cf_test_setup,
+                                        cf_test_teardown),
+        cmocka_unit_test_setup_teardown(cf_test_import_rsa, cf_test_setup,
                                         cf_test_teardown),
         cmocka_unit_test_setup_teardown(cf_test_generation, cf_test_setup,
                                         cf_test_teardown),
