@@ -53,6 +53,20 @@ cf_ids_next(uint64_t *state)
 }
 
 void
+cf_base62_take(const unsigned char *rnd, size_t n, char *out, size_t *got,
+               size_t want)
+{
+    static const char  b62[] =
+        "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    size_t             i;
+
+    for (i = 0; i < n && *got < want; i++) {
+        if (rnd[i] < 248)                       /* 248 = 4 * 62 */
+            out[(*got)++] = b62[rnd[i] % 62];
+    }
+}
+
+void
 cf_request_id_new(char buf[37])
 {
     /* Per thread, seeded once from the DRBG: RAND_bytes per request cost

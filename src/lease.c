@@ -147,19 +147,14 @@ cf_lease_id_valid(const char *id)
 static cf_err_t
 cf_lease_rand(char out[CF_LEASE_RAND_CHARS + 1])
 {
-    static const char  b62[] =
-        "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    unsigned char      rnd[64];
-    size_t             got = 0, i;
-    cf_err_t           rc;
+    unsigned char  rnd[64];
+    size_t         got = 0;
+    cf_err_t       rc;
 
     while (got < CF_LEASE_RAND_CHARS) {
         if ((rc = cf_nonce_new(rnd, sizeof(rnd))) != CF_OK)
             return rc;
-        for (i = 0; i < sizeof(rnd) && got < CF_LEASE_RAND_CHARS; i++) {
-            if (rnd[i] < 248)               /* 248 = 4 * 62: uniform */
-                out[got++] = b62[rnd[i] % 62];
-        }
+        cf_base62_take(rnd, sizeof(rnd), out, &got, CF_LEASE_RAND_CHARS);
     }
     out[got] = '\0';
     return CF_OK;

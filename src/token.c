@@ -33,9 +33,6 @@
 #define cf_token_lock(srv, id_hmac) \
     cf_keylock(&(srv)->keylocks, "token", (id_hmac))
 
-static const char  cf_token_b62[] =
-    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-
 /* prefix + n base62 chars from the HSM's random, rejection-sampled so
  * every character is uniform. *out malloc'd. */
 static cf_err_t
@@ -43,7 +40,7 @@ cf_token_random_string(cf_server_t *srv, const char *prefix, size_t n,
                        char **out)
 {
     unsigned char  rnd[64];
-    size_t         pl = strlen(prefix), got = 0, i;
+    size_t         pl = strlen(prefix), got = 0;
     char          *s;
     cf_err_t       rc = CF_OK;
 
@@ -54,10 +51,7 @@ cf_token_random_string(cf_server_t *srv, const char *prefix, size_t n,
     while (got < n) {
         if ((rc = cf_hsm_random(srv->hsm, rnd, sizeof(rnd))) != CF_OK)
             break;
-        for (i = 0; i < sizeof(rnd) && got < n; i++) {
-            if (rnd[i] < 248)               /* 248 = 4 * 62 */
-                s[pl + got++] = cf_token_b62[rnd[i] % 62];
-        }
+        cf_base62_take(rnd, sizeof(rnd), s + pl, &got, n);
     }
     OPENSSL_cleanse(rnd, sizeof(rnd));
     if (rc != CF_OK) {

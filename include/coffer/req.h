@@ -146,6 +146,13 @@ void cf_uuid_new(char buf[37]);
  * buffer. Not for keys or other secrets. */
 cf_err_t cf_nonce_new(unsigned char *out, size_t len);
 
+/* Append to out[*got..want) the base62 characters random bytes rnd[0..n)
+ * give, rejection-sampled so each is uniform (bytes >= 248 are skipped);
+ * call again with fresh bytes until *got == want. For token and lease
+ * ids. */
+void cf_base62_take(const unsigned char *rnd, size_t n, char *out,
+                    size_t *got, size_t want);
+
 /* A request id shaped like a v4 UUID: unique, not unpredictable (from a
  * per-thread generator seeded by the DRBG). Only for request ids. */
 void cf_request_id_new(char buf[37]);
