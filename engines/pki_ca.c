@@ -18,6 +18,7 @@
 #include <openssl/x509v3.h>
 
 #include "coffer/log.h"
+#include "coffer/storage.h"
 #include "coffer/server.h"
 
 /* ---- keys ---------------------------------------------------------------- */
@@ -171,7 +172,9 @@ out:
     return rc;
 }
 
-/* Destroy key key_id on the token and its record. */
+/* Delete key key_id's record, then its pair on the token. The record goes
+ * to disk first: a crash may leave an orphan on the token, never a record
+ * naming a destroyed key. */
 static cf_err_t
 cf_pki_key_drop(cf_req_t *req, const char *key_id)
 {
@@ -184,15 +187,16 @@ cf_pki_key_drop(cf_req_t *req, const char *key_id)
     snprintf(key, sizeof(key), "key/%s", key_id);
     if ((rc = cf_view_get_json(req, key, &r)) != CF_OK)
         return rc == CF_ERR_NOT_FOUND ? CF_OK : rc;
-    hex = json_string_value(json_object_get(r, "hsm_id"));
-    if (hex != NULL && cf_hsm_id_parse(hex, &hid) == CF_OK) {
-        rc = cf_hsm_pair_destroy(req->srv->hsm, &hid);
-        if (rc == CF_ERR_NOT_FOUND)
-            rc = CF_OK;
+    if ((rc = cf_view_delete(req, key)) == CF_OK
+        && (rc = cf_storage_sync(req->srv->store)) == CF_OK) {
+        hex = json_string_value(json_object_get(r, "hsm_id"));
+        if (hex != NULL && cf_hsm_id_parse(hex, &hid) == CF_OK) {
+            rc = cf_hsm_pair_destroy(req->srv->hsm, &hid);
+            if (rc == CF_ERR_NOT_FOUND)
+                rc = CF_OK;
+        }
     }
     json_decref(r);
-    if (rc == CF_OK)
-        rc = cf_view_delete(req, key);
     return rc;
 }
 

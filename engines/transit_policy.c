@@ -15,6 +15,7 @@
 
 #include "coffer/barrier.h"
 #include "coffer/log.h"
+#include "coffer/storage.h"
 #include "coffer/server.h"
 
 static const cf_transit_type_info_t  cf_transit_types[] = {
@@ -441,6 +442,14 @@ cf_transit_destroy_id(cf_server_t *srv, const char *hex, bool pair)
 
     if (hex == NULL || cf_hsm_id_parse(hex, &id) != CF_OK)
         return;
+    /* The entry that stopped naming the object goes to disk first: a
+     * crash may leave an orphan on the token, never an entry naming a
+     * destroyed object. */
+    if ((rc = cf_storage_sync(srv->store)) != CF_OK) {
+        cf_log_error("transit", "kept token key %s: storage not durable",
+                     hex);
+        return;
+    }
     rc = pair ? cf_hsm_pair_destroy(srv->hsm, &id)
               : cf_hsm_key_destroy(srv->hsm, &id);
     if (rc != CF_OK && rc != CF_ERR_NOT_FOUND)

@@ -15,6 +15,7 @@
 #include "coffer/barrier.h"
 #include "coffer/hsm.h"
 #include "coffer/log.h"
+#include "coffer/storage.h"
 #include "coffer/server.h"
 #include "coffer/token.h"
 
@@ -438,7 +439,9 @@ cf_audit_disable(cf_server_t *srv, const char *path)
         return rc;
     }
     pthread_rwlock_unlock(&a->lock);
-    (void) cf_hsm_key_destroy(srv->hsm, &d->key);
+    /* The device list without it is on disk before its key goes. */
+    if (cf_storage_sync(srv->store) == CF_OK)
+        (void) cf_hsm_key_destroy(srv->hsm, &d->key);
     cf_log_info("audit", "disabled audit device %s", d->path);
     cf_audit_dev_free(d);
     return CF_OK;

@@ -2,18 +2,26 @@
  * http: libmicrohttpd glue. Collects the body (bounded), builds a cf_req_t,
  * runs the pipeline and serialises the response. Nothing else in the tree
  * sees an MHD type.
+ *
+ * A response goes out only once every storage commit it could reflect is
+ * durable (storage.h): when the newest commit is not yet on disk, the
+ * response is held, the connection suspended, and the handler thread goes
+ * on to other requests; the syncer's callback resumes the connection and
+ * MHD calls the handler again, which sends the held response.
  */
 #include "coffer/http.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <microhttpd.h>
+#include <stdatomic.h>
 #include <netinet/in.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "coffer/cidr.h"
@@ -24,19 +32,32 @@
 #include "coffer/mem.h"
 #include "coffer/path.h"
 #include "coffer/req.h"
+#include "coffer/storage.h"
 #include "coffer/token.h"
 
 struct cf_http_s {
+    cf_server_t        *srv;        /* borrowed */
     struct MHD_Daemon  *daemon;
     char               *cert;
     char               *key;
+    /* Responses held for durability, and the stop flag that ends holding:
+     * both seq_cst, see cf_http_send and cf_http_stop. */
+    atomic_uint         held;
+    atomic_bool         stopping;
 };
 
-/* Per-connection upload state, alive across MHD's handler calls. */
+/* Per-request state, alive across MHD's handler calls: the upload, then
+ * a response held until it may be sent. */
 typedef struct {
-    cf_buf_t  *body;
-    bool       too_large;
-} cf_http_upload_t;
+    cf_http_t             *http;
+    struct MHD_Connection *conn;
+    cf_buf_t              *body;
+    bool                   too_large;
+    struct MHD_Response   *held;        /* owned while set */
+    unsigned               held_status;
+    cf_err_t               durable_rc;  /* syncer's answer */
+    cf_syncer_waiter_t     waiter;
+} cf_http_conn_t;
 
 /* ---- cf_req_t helpers ---------------------------------------------- */
 
@@ -492,12 +513,84 @@ cf_http_method_op(const char *method, bool *head, bool *known)
     return CF_OP_READ;
 }
 
+static enum MHD_Result cf_http_error(cf_http_conn_t *hc, int status,
+                                     const char *msg);
+
+/* The syncer's answer for a held response: wake its connection. */
+static void
+cf_http_durable(void *arg, cf_err_t rc)
+{
+    cf_http_conn_t  *hc = arg;
+    cf_http_t       *h = hc->http;
+
+    hc->durable_rc = rc;
+    MHD_resume_connection(hc->conn);
+    atomic_fetch_sub(&h->held, 1);
+}
+
+/*
+ * Queue resp (taken) once every commit made so far is durable: at once
+ * when it already is, else hold it and suspend the connection until the
+ * syncer answers (cf_http_durable). A request that read or wrote a commit
+ * not yet on disk never sees it acknowledged before it is.
+ */
 static enum MHD_Result
-cf_http_queue(struct MHD_Connection *conn, int status, const char *type,
+cf_http_send(cf_http_conn_t *hc, unsigned status, struct MHD_Response *resp)
+{
+    cf_http_t        *h = hc->http;
+    cf_storage_t     *st = h->srv->store;
+    uint64_t          mark = cf_storage_mark(st);
+    enum MHD_Result   ret;
+
+    if (hc->durable_rc == CF_OK && !cf_storage_is_durable(st, mark)) {
+        /* Count first, then look at stopping: cf_http_stop sets stopping,
+         * then waits for the count, so one of the two sees the other. */
+        atomic_fetch_add(&h->held, 1);
+        if (!atomic_load(&h->stopping)) {
+            hc->held = resp;
+            hc->held_status = status;
+            hc->waiter.mark = mark;
+            hc->waiter.fn = cf_http_durable;
+            hc->waiter.arg = hc;
+            MHD_suspend_connection(hc->conn);
+            cf_storage_when_durable(st, &hc->waiter);
+            return MHD_YES;
+        }
+        atomic_fetch_sub(&h->held, 1);
+        /* Stopping: block instead. On failure the error response passes
+         * the gate because durable_rc is set. */
+        if ((hc->durable_rc = cf_storage_sync(st)) != CF_OK) {
+            MHD_destroy_response(resp);
+            return cf_http_error(hc, 500, cf_err_message(hc->durable_rc));
+        }
+    }
+    ret = MHD_queue_response(hc->conn, status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+/* Called again after a resume: send what was held, or the failure. */
+static enum MHD_Result
+cf_http_release(cf_http_conn_t *hc)
+{
+    struct MHD_Response  *resp = hc->held;
+    enum MHD_Result       ret;
+
+    hc->held = NULL;
+    if (hc->durable_rc != CF_OK) {
+        MHD_destroy_response(resp);
+        return cf_http_error(hc, 500, cf_err_message(hc->durable_rc));
+    }
+    ret = MHD_queue_response(hc->conn, hc->held_status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+static enum MHD_Result
+cf_http_queue(cf_http_conn_t *hc, int status, const char *type,
               void *body, size_t len, bool free_body)
 {
     struct MHD_Response  *resp;
-    enum MHD_Result       ret;
 
     resp = MHD_create_response_from_buffer(
         len, body, free_body ? MHD_RESPMEM_MUST_FREE
@@ -507,13 +600,11 @@ cf_http_queue(struct MHD_Connection *conn, int status, const char *type,
     if (type != NULL)
         MHD_add_response_header(resp, "Content-Type", type);
     MHD_add_response_header(resp, "Cache-Control", "no-store");
-    ret = MHD_queue_response(conn, (unsigned) status, resp);
-    MHD_destroy_response(resp);
-    return ret;
+    return cf_http_send(hc, (unsigned) status, resp);
 }
 
 static enum MHD_Result
-cf_http_queue_json(struct MHD_Connection *conn, int status, json_t *obj)
+cf_http_queue_json(cf_http_conn_t *hc, int status, json_t *obj)
 {
     char  *s;
 
@@ -532,18 +623,18 @@ cf_http_queue_json(struct MHD_Connection *conn, int status, json_t *obj)
         }
         memcpy(m, s, n + 1);
         cf_mem_free(s);
-        return cf_http_queue(conn, status, "application/json", m, n, true);
+        return cf_http_queue(hc, status, "application/json", m, n, true);
     }
 }
 
 static enum MHD_Result
-cf_http_error(struct MHD_Connection *conn, int status, const char *msg)
+cf_http_error(cf_http_conn_t *hc, int status, const char *msg)
 {
     json_t           *o;
     enum MHD_Result   ret;
 
     o = json_pack("{s:[s]}", "errors", msg);
-    ret = cf_http_queue_json(conn, status, o);
+    ret = cf_http_queue_json(hc, status, o);
     json_decref(o);
     return ret;
 }
@@ -573,7 +664,7 @@ cf_http_query_true(struct MHD_Connection *conn, const char *name)
 
 /* Serialise what the pipeline left in req. */
 static enum MHD_Result
-cf_http_respond(struct MHD_Connection *conn, cf_req_t *req)
+cf_http_respond(cf_http_conn_t *hc, cf_req_t *req)
 {
     json_t           *obj;
     enum MHD_Result   ret;
@@ -588,13 +679,13 @@ cf_http_respond(struct MHD_Connection *conn, cf_req_t *req)
             /* e.g. KV v2 404 that still carries data */
             json_object_update_missing(obj, req->resp);
         }
-        ret = cf_http_queue_json(conn, req->status >= 400 ? req->status
+        ret = cf_http_queue_json(hc, req->status >= 400 ? req->status
                                                           : 500, obj);
         json_decref(obj);
         return ret;
     }
     if (req->raw != NULL) {
-        ret = cf_http_queue(conn, req->status, req->raw_type, req->raw,
+        ret = cf_http_queue(hc, req->status, req->raw_type, req->raw,
                             req->raw_len, true);
         if (ret == MHD_YES)
             req->raw = NULL;   /* MHD owns it now */
@@ -606,15 +697,15 @@ cf_http_respond(struct MHD_Connection *conn, cf_req_t *req)
                             "request_id", req->request_id, "lease_id", "",
                             "renewable", 0, "lease_duration", 0, "data",
                             "wrap_info", "warnings", req->warnings, "auth");
-            ret = cf_http_queue_json(conn, 200, obj);
+            ret = cf_http_queue_json(hc, 200, obj);
             json_decref(obj);
             return ret;
         }
-        return cf_http_queue(conn, 204, NULL, (void *) "", 0, false);
+        return cf_http_queue(hc, 204, NULL, (void *) "", 0, false);
     }
     if (req->warnings != NULL && json_object_get(req->resp, "warnings"))
         json_object_set(req->resp, "warnings", req->warnings);
-    return cf_http_queue_json(conn, req->status ? req->status : 200,
+    return cf_http_queue_json(hc, req->status ? req->status : 200,
                               req->resp);
 }
 
@@ -646,9 +737,10 @@ cf_http_raw_type(const char *ct)
 }
 
 static enum MHD_Result
-cf_http_run(cf_server_t *srv, struct MHD_Connection *conn, const char *url,
-            const char *method, cf_buf_t *body)
+cf_http_run(cf_http_conn_t *hc, const char *url, const char *method)
 {
+    struct MHD_Connection  *conn = hc->conn;
+    cf_buf_t               *body = hc->body;
     cf_req_t          req;
     json_error_t      jerr;
     enum MHD_Result   ret;
@@ -656,21 +748,21 @@ cf_http_run(cf_server_t *srv, struct MHD_Connection *conn, const char *url,
     cf_err_t          rc;
 
     memset(&req, 0, sizeof(req));
-    req.srv = srv;
+    req.srv = hc->http->srv;
     req.conn = conn;
     req.method = method;
     req.op = cf_http_method_op(method, &req.head, &known);
     cf_request_id_new(req.request_id);
     if (!known)
-        return cf_http_error(conn, 405, "unsupported operation");
+        return cf_http_error(hc, 405, "unsupported operation");
     rc = cf_path_normalize(url, &req.path);
     if (rc == CF_ERR_INVALID)
-        return cf_http_error(conn, 400,
+        return cf_http_error(hc, 400,
                              "invalid path: relative paths not supported");
     if (rc == CF_ERR_NOT_FOUND)
-        return cf_http_error(conn, 404, "no handler for route");
+        return cf_http_error(hc, 404, "no handler for route");
     if (rc != CF_OK)
-        return cf_http_error(conn, 500, cf_err_message(rc));
+        return cf_http_error(hc, 500, cf_err_message(rc));
     if (req.op == CF_OP_READ && !req.head
         && (cf_http_query_true(conn, "list")))
         req.op = CF_OP_LIST;
@@ -685,7 +777,7 @@ cf_http_run(cf_server_t *srv, struct MHD_Connection *conn, const char *url,
         req.body = json_loadb((const char *) body->data, body->len,
                               JSON_REJECT_DUPLICATES, &jerr);
         if (req.body == NULL || !json_is_object(req.body)) {
-            ret = cf_http_error(conn, 400, req.body == NULL
+            ret = cf_http_error(hc, 400, req.body == NULL
                                 ? "failed to parse JSON input"
                                 : "request body must be a JSON object");
             cf_http_req_cleanup(&req);
@@ -698,7 +790,7 @@ cf_http_run(cf_server_t *srv, struct MHD_Connection *conn, const char *url,
     if (cf_wrap_parse_ttl(&req, MHD_lookup_connection_value(conn,
                           MHD_HEADER_KIND, "X-Vault-Wrap-TTL")) == CF_OK)
         cf_core_handle(&req);
-    ret = cf_http_respond(conn, &req);
+    ret = cf_http_respond(hc, &req);
     cf_http_req_cleanup(&req);
     return ret;
 }
@@ -709,51 +801,57 @@ cf_http_handler(void *cls, struct MHD_Connection *conn, const char *url,
                 const char *upload_data, size_t *upload_data_size,
                 void **con_cls)
 {
-    cf_server_t       *srv = cls;
-    cf_http_upload_t  *up = *con_cls;
-    const char        *cl;
-    size_t             limit = srv->cfg->max_request_size;
+    cf_http_t       *h = cls;
+    cf_http_conn_t  *hc = *con_cls;
+    const char      *cl;
+    size_t           limit = h->srv->cfg->max_request_size;
 
     (void) version;
-    if (up == NULL) {
-        if ((up = calloc(1, sizeof(*up))) == NULL)
+    if (hc == NULL) {
+        if ((hc = calloc(1, sizeof(*hc))) == NULL)
             return MHD_NO;
+        hc->http = h;
+        hc->conn = conn;
         cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                          "Content-Length");
         if (cl != NULL && strtoull(cl, NULL, 10) > limit)
-            up->too_large = true;
-        *con_cls = up;
+            hc->too_large = true;
+        *con_cls = hc;
         return MHD_YES;
     }
+    if (hc->held != NULL)
+        return cf_http_release(hc);
     if (*upload_data_size > 0) {
-        if (!up->too_large) {
-            if (up->body == NULL)
-                up->body = cf_buf_new(*upload_data_size + 1);
-            if (up->body == NULL
-                || up->body->len + *upload_data_size > limit
-                || cf_buf_append(up->body, upload_data, *upload_data_size)
+        if (!hc->too_large) {
+            if (hc->body == NULL)
+                hc->body = cf_buf_new(*upload_data_size + 1);
+            if (hc->body == NULL
+                || hc->body->len + *upload_data_size > limit
+                || cf_buf_append(hc->body, upload_data, *upload_data_size)
                    != CF_OK)
-                up->too_large = true;
+                hc->too_large = true;
         }
         *upload_data_size = 0;
         return MHD_YES;
     }
-    if (up->too_large)
-        return cf_http_error(conn, 413, "request body too large");
-    return cf_http_run(srv, conn, url, method, up->body);
+    if (hc->too_large)
+        return cf_http_error(hc, 413, "request body too large");
+    return cf_http_run(hc, url, method);
 }
 
 static void
 cf_http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                   enum MHD_RequestTerminationCode toe)
 {
-    cf_http_upload_t  *up = *con_cls;
+    cf_http_conn_t  *hc = *con_cls;
 
     (void) cls; (void) conn; (void) toe;
-    if (up == NULL)
+    if (hc == NULL)
         return;
-    cf_buf_free(up->body);      /* zeroes the request body */
-    free(up);
+    if (hc->held != NULL)       /* resumed, then closed before sending */
+        MHD_destroy_response(hc->held);
+    cf_buf_free(hc->body);      /* zeroes the request body */
+    free(hc);
     *con_cls = NULL;
 }
 
@@ -837,10 +935,11 @@ cf_http_start(cf_server_t *srv, cf_http_t **out)
     }
     if ((h = calloc(1, sizeof(*h))) == NULL)
         return CF_ERR_NOMEM;
+    h->srv = srv;
     ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     threads = ncpu > 0 ? (unsigned) ncpu : 2;
     flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL
-            | MHD_USE_ERROR_LOG;
+            | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     if (!srv->cfg->tls_disable) {
@@ -855,7 +954,7 @@ cf_http_start(cf_server_t *srv, cf_http_t **out)
         }
         flags |= MHD_USE_TLS;
         h->daemon = MHD_start_daemon(
-            flags, 0, NULL, NULL, cf_http_handler, srv,
+            flags, 0, NULL, NULL, cf_http_handler, h,
             MHD_OPTION_SOCK_ADDR, &ss,
             MHD_OPTION_THREAD_POOL_SIZE, threads,
             MHD_OPTION_NOTIFY_COMPLETED, cf_http_completed, NULL,
@@ -865,7 +964,7 @@ cf_http_start(cf_server_t *srv, cf_http_t **out)
             MHD_OPTION_END);
     } else {
         h->daemon = MHD_start_daemon(
-            flags, 0, NULL, NULL, cf_http_handler, srv,
+            flags, 0, NULL, NULL, cf_http_handler, h,
             MHD_OPTION_SOCK_ADDR, &ss,
             MHD_OPTION_THREAD_POOL_SIZE, threads,
             MHD_OPTION_NOTIFY_COMPLETED, cf_http_completed, NULL,
@@ -890,8 +989,19 @@ cf_http_stop(cf_http_t *h)
 {
     if (h == NULL)
         return;
-    if (h->daemon != NULL)
+    if (h->daemon != NULL) {
+        /* MHD must not be stopped with a connection suspended: from now
+         * on responses wait for durability on their own thread, and the
+         * held ones are let go by the syncer, which runs until storage
+         * closes after us. */
+        atomic_store(&h->stopping, true);
+        while (atomic_load(&h->held) > 0) {
+            (void) cf_storage_sync(h->srv->store);
+            (void) nanosleep(&(struct timespec){ .tv_nsec = 1000000 },
+                             NULL);
+        }
         MHD_stop_daemon(h->daemon);
+    }
     if (h->key != NULL) {
         OPENSSL_cleanse(h->key, strlen(h->key));
         free(h->key);

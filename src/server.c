@@ -336,6 +336,11 @@ cf_serve_main(const cf_serve_opts_t *opts)
                 srv.cfg->listen_addr);
         goto out;
     }
+    /* Printing the root token acknowledges what init wrote. */
+    if (opts->dev && (rc = cf_storage_sync(srv.store)) != CF_OK) {
+        fprintf(stderr, "Error making dev storage durable\n");
+        goto out;
+    }
     if (opts->dev)
         cf_server_dev_banner(&srv, root);
     printf("==> Coffer server started! Listening on %s (%s)\n",

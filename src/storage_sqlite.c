@@ -1,13 +1,22 @@
 /*
  * storage_sqlite: the embedded storage backend.
  *
- * One SQLite file in WAL mode with synchronous=FULL, so a put or delete
- * returns only after its commit is on disk. WAL lets readers run beside
- * the writer, hence a small pool: one writer connection guarded by a
- * mutex (SQLite allows one writer at a time anyway) and a few query-only
- * connections handed out under a mutex + condvar. Each connection keeps
- * its prepared statements and is used by one thread at a time, so the
- * connections are opened without SQLite's own mutex.
+ * One SQLite file in WAL mode. WAL lets readers run beside the writer,
+ * hence a small pool: one writer connection guarded by a mutex (SQLite
+ * allows one writer at a time anyway) and a few query-only connections
+ * handed out under a mutex + condvar. Each connection keeps its prepared
+ * statements and is used by one thread at a time, so the connections are
+ * opened without SQLite's own mutex.
+ *
+ * Durability is split from commit: synchronous=NORMAL, so a COMMIT only
+ * writes its frames to the WAL, and a syncer thread fdatasyncs the WAL on
+ * demand (see syncer.h). WAL frames are appended in commit order and
+ * SQLite's recovery stops at the first frame that fails its checksum, so
+ * one fdatasync makes every earlier commit durable at once. With
+ * synchronous=FULL each request thread sat through its own fsync; now a
+ * request thread commits and moves on, and the HTTP layer holds only the
+ * response until the syncer reports the commit durable. Checkpoints still
+ * sync the WAL before and the database after, as NORMAL does.
  */
 #include "coffer/storage.h"
 
@@ -91,6 +100,10 @@ typedef struct {
     pthread_cond_t             pcond;
     cf_storage_sqlite_conn_t   readers[CF_SQLITE_READERS];
     bool                       busy[CF_SQLITE_READERS];
+
+    /* The WAL file, opened read-only for fdatasync by the syncer. Our
+     * connections stay open, so SQLite never unlinks it under us. */
+    int                        wal_fd;
 } cf_storage_sqlite_t;
 
 /*
@@ -202,7 +215,7 @@ cf_storage_sqlite_conn_open(cf_storage_sqlite_conn_t *c, const char *file,
         if ((rc = cf_storage_sqlite_wal(c->db, file)) != CF_OK)
             goto out;
         rc = CF_ERR_CONFIG;
-        if (cf_storage_sqlite_exec(c->db, "PRAGMA synchronous=FULL")
+        if (cf_storage_sqlite_exec(c->db, "PRAGMA synchronous=NORMAL")
             != SQLITE_OK
             || cf_storage_sqlite_exec(c->db,
                    "CREATE TABLE IF NOT EXISTS entries("
@@ -322,9 +335,9 @@ cf_storage_sqlite_step_op(cf_storage_sqlite_t *s, cf_storage_sqlite_op_t *op)
     return rc;
 }
 
-/* Run a batch: alone in autocommit, several in one transaction whose
- * COMMIT is the one fsync they share. All or nothing: a failure of any
- * statement or of the commit fails every op of the batch. */
+/* Run a batch: alone in autocommit, several in one transaction. All or
+ * nothing: a failure of any statement or of the commit fails every op of
+ * the batch. Each commit is counted for the syncer. */
 static void
 cf_storage_sqlite_run_batch(cf_storage_sqlite_t *s,
                             cf_storage_sqlite_op_t *batch)
@@ -334,8 +347,14 @@ cf_storage_sqlite_run_batch(cf_storage_sqlite_t *s,
     int                      src;
 
     pthread_mutex_lock(&s->wlock);
+    if (cf_syncer_failed(s->base.syncer)) {
+        rc = CF_ERR_STORAGE;        /* the disk's state is unknown */
+        goto out;
+    }
     if (batch->next == NULL) {
         batch->rc = cf_storage_sqlite_step_op(s, batch);
+        if (batch->rc == CF_OK)
+            cf_syncer_committed(s->base.syncer);
         pthread_mutex_unlock(&s->wlock);
         return;
     }
@@ -349,15 +368,18 @@ cf_storage_sqlite_run_batch(cf_storage_sqlite_t *s,
         if (src != SQLITE_OK)
             rc = cf_storage_sqlite_err(s->writer.db, src, "commit", "");
     }
-    if (rc != CF_OK)
+    if (rc == CF_OK)
+        cf_syncer_committed(s->base.syncer);
+    else
         (void) cf_storage_sqlite_exec(s->writer.db, "ROLLBACK");
+out:
     for (op = batch; op != NULL; op = op->next)
         op->rc = rc;
     pthread_mutex_unlock(&s->wlock);
 }
 
 /* Queue the ops first..last (already linked through next, last->next
- * NULL; they commit together) and return once they are durable (or
+ * NULL; they commit together) and return once they are committed (or
  * failed): either another thread's batch carried them, or this thread
  * leads the next batch. */
 static cf_err_t
@@ -598,6 +620,11 @@ cf_storage_sqlite_del_prefix(cf_storage_t *st, const char *prefix)
         return CF_ERR_NOMEM;
     cf_storage_sqlite_upper(hi, plen);          /* "a/" -> "a0" */
     pthread_mutex_lock(&s->wlock);
+    if (cf_syncer_failed(s->base.syncer)) {
+        pthread_mutex_unlock(&s->wlock);
+        free(hi);
+        return CF_ERR_STORAGE;
+    }
     q = s->writer.stmt[CF_SQLITE_DEL_RANGE];
     src = sqlite3_bind_text(q, 1, prefix, -1, SQLITE_STATIC);
     if (src == SQLITE_OK)
@@ -606,6 +633,8 @@ cf_storage_sqlite_del_prefix(cf_storage_t *st, const char *prefix)
         src = sqlite3_step(q);
     rc = src == SQLITE_DONE ? CF_OK
          : cf_storage_sqlite_err(s->writer.db, src, "delete prefix", prefix);
+    if (rc == CF_OK)
+        cf_syncer_committed(s->base.syncer);
     sqlite3_reset(q);
     sqlite3_clear_bindings(q);
     pthread_mutex_unlock(&s->wlock);
@@ -619,6 +648,9 @@ cf_storage_sqlite_close(cf_storage_t *st)
     cf_storage_sqlite_t  *s = (cf_storage_sqlite_t *) st;
     size_t                i;
 
+    cf_syncer_free(s->base.syncer);     /* syncs what is outstanding */
+    if (s->wal_fd >= 0)
+        close(s->wal_fd);
     for (i = 0; i < CF_SQLITE_READERS; i++)
         cf_storage_sqlite_conn_close(&s->readers[i]);
     /* Writer last: closing the last connection checkpoints the WAL. */
@@ -629,6 +661,74 @@ cf_storage_sqlite_close(cf_storage_t *st)
     pthread_cond_destroy(&s->qcond);
     pthread_mutex_destroy(&s->qlock);
     free(s);
+}
+
+/* The syncer's sync: flush the WAL, and with it every commit so far. */
+static cf_err_t
+cf_storage_sqlite_sync(void *arg)
+{
+    cf_storage_sqlite_t  *s = arg;
+
+    if (fdatasync(s->wal_fd) != 0) {
+        cf_log_error("storage", "fdatasync of the WAL failed: %s",
+                     strerror(errno));
+        return CF_ERR_STORAGE;
+    }
+    return CF_OK;
+}
+
+/* fsync the directory holding file, so the database and WAL files' own
+ * entries are durable before any commit in them is reported durable. */
+static cf_err_t
+cf_storage_sqlite_sync_dir(const char *file)
+{
+    char        dir[CF_SQLITE_PATH_MAX + 1];
+    const char *slash = strrchr(file, '/');
+    size_t      n;
+    int         fd;
+    cf_err_t    rc = CF_OK;
+
+    if (slash == NULL) {
+        strcpy(dir, ".");
+    } else {
+        n = slash == file ? 1 : (size_t) (slash - file);
+        if (n > CF_SQLITE_PATH_MAX)
+            return CF_ERR_CONFIG;
+        memcpy(dir, file, n);
+        dir[n] = '\0';
+    }
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || fsync(fd) != 0) {
+        cf_log_error("storage", "cannot sync directory %s: %s", dir,
+                     strerror(errno));
+        rc = CF_ERR_CONFIG;
+    }
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
+/* Open the WAL for the syncer and start it. The writer's WAL pragma has
+ * created the file by now; O_CREAT only guards a VFS that defers it. */
+static cf_err_t
+cf_storage_sqlite_syncer_start(cf_storage_sqlite_t *s, const char *path)
+{
+    const char  *wal;
+
+    wal = sqlite3_filename_wal(sqlite3_db_filename(s->writer.db, "main"));
+    if (wal == NULL || *wal == '\0') {
+        cf_log_error("storage", "%s: no WAL file name", path);
+        return CF_ERR_CONFIG;
+    }
+    s->wal_fd = open(wal, O_RDONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (s->wal_fd < 0) {
+        cf_log_error("storage", "cannot open %s: %s", wal, strerror(errno));
+        return CF_ERR_CONFIG;
+    }
+    if (cf_storage_sqlite_sync_dir(path) != CF_OK
+        || cf_storage_sqlite_sync(s) != CF_OK)
+        return CF_ERR_CONFIG;
+    return cf_syncer_new(cf_storage_sqlite_sync, s, &s->base.syncer);
 }
 
 static const cf_storage_ops_t  cf_storage_sqlite_ops = {
@@ -667,6 +767,7 @@ cf_storage_sqlite_open(const char *path, cf_storage_t **out)
     if ((s = calloc(1, sizeof(*s))) == NULL)
         return CF_ERR_NOMEM;
     s->base.ops = &cf_storage_sqlite_ops;
+    s->wal_fd = -1;
     pthread_mutex_init(&s->wlock, NULL);
     pthread_mutex_init(&s->qlock, NULL);
     pthread_cond_init(&s->qcond, NULL);
@@ -680,6 +781,8 @@ cf_storage_sqlite_open(const char *path, cf_storage_t **out)
         if (rc != CF_OK)
             goto out;
     }
+    if ((rc = cf_storage_sqlite_syncer_start(s, path)) != CF_OK)
+        goto out;
     *out = &s->base;
 out:
     if (rc != CF_OK)

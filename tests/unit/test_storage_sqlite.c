@@ -214,6 +214,35 @@ cf_test_durable_reopen(void **state)
     }
 }
 
+/* Commits are counted; a sync makes them durable; a failed put or delete
+ * counts nothing. */
+static void
+cf_test_marks(void **state)
+{
+    cf_test_sqlite_t  *t = *state;
+    const char        *paths[2] = { "m/a", "m/b" };
+    const void        *vals[2] = { "1", "2" };
+    const size_t       lens[2] = { 1, 1 };
+    uint64_t           m0, m1;
+
+    m0 = cf_storage_mark(t->s);
+    assert_true(cf_storage_is_durable(t->s, m0));
+    cf_test_put_str(t->s, "m/x", "v");
+    m1 = cf_storage_mark(t->s);
+    assert_int_equal(m1, m0 + 1);
+    assert_int_equal(cf_storage_sync(t->s), CF_OK);
+    assert_true(cf_storage_is_durable(t->s, m1));
+    /* put_many is one commit, delete_prefix is one commit. */
+    assert_int_equal(cf_storage_put_many(t->s, 2, paths, vals, lens), CF_OK);
+    assert_int_equal(cf_storage_mark(t->s), m1 + 1);
+    assert_int_equal(cf_storage_delete_prefix(t->s, "m/"), CF_OK);
+    assert_int_equal(cf_storage_mark(t->s), m1 + 2);
+    assert_int_equal(cf_storage_put(t->s, "", "v", 1), CF_ERR_INVALID);
+    assert_int_equal(cf_storage_mark(t->s), m1 + 2);
+    assert_int_equal(cf_storage_sync(t->s), CF_OK);
+    assert_true(cf_storage_is_durable(t->s, m1 + 2));
+}
+
 static void
 cf_test_open_fails(void **state)
 {
@@ -372,6 +401,8 @@ main(void)
                                         cf_test_sqlite_setup,
                                         cf_test_sqlite_teardown),
         cmocka_unit_test_setup_teardown(cf_test_durable_reopen,
+            cf_test_sqlite_setup, cf_test_sqlite_teardown),
+        cmocka_unit_test_setup_teardown(cf_test_marks,
             cf_test_sqlite_setup, cf_test_sqlite_teardown),
         cmocka_unit_test_setup_teardown(cf_test_open_fails,
             cf_test_sqlite_setup, cf_test_sqlite_teardown),
