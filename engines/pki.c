@@ -519,7 +519,15 @@ static const char *const  cf_pki_unauth[] = {
     "issuer/+/crl/pem", "issuer/+/crl/der", "ocsp", "ocsp/*", NULL
 };
 
+/* Read by every issue and sign: the role, the default-issuer setting,
+ * the issuer and its key record (an HSM id, no key material), the URL and
+ * CRL settings. Certificates, CRLs and revocations are not cached. */
+static const char *const  cf_pki_cached[] = {
+    "role/", "config/", "issuer/", "key/", NULL
+};
+
 const cf_engine_t  cf_pki_engine = {
     .name = "pki", .paths = cf_pki_paths, .unauthenticated = cf_pki_unauth,
+    .cached = cf_pki_cached,
     .revoke_secret = cf_pki_revoke_secret,
 };

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "coffer/barrier_cache.h"
 #include "coffer/log.h"
 
 #define CF_BARRIER_VERSION      1
@@ -27,6 +28,9 @@
 /* "<key_label>/<u32>" must fit: cf_barrier_new keeps key_label at most
  * CF_BARRIER_LABEL_MAX - 12 bytes ('/', 10 digits, NUL). */
 #define CF_BARRIER_LABEL_MAX    256
+/* Settings entries on hot paths are few (roles, issuers, configs per
+ * mount); the bound only keeps a pathological mount table in check. */
+#define CF_BARRIER_CACHE_MAX    4096
 
 typedef struct {
     uint32_t              term;
@@ -53,6 +57,10 @@ struct cf_barrier_s {
     cf_barrier_term_t  *terms;
     size_t              nterms;
     bool                sealed;
+
+    /* Decrypted settings entries (cf_barrier_get_cached); every write
+     * and delete below forgets what it changed, sealing forgets all. */
+    cf_bcache_t        *cache;
 };
 
 cf_err_t
@@ -70,7 +78,9 @@ cf_barrier_new(cf_storage_t *store, cf_hsm_t *hsm, const char *key_label,
         return CF_ERR_INVALID;
     if ((b = calloc(1, sizeof(*b))) == NULL)
         return CF_ERR_NOMEM;
-    if ((b->label = strdup(key_label)) == NULL) {
+    if ((b->label = strdup(key_label)) == NULL
+        || cf_bcache_new(CF_BARRIER_CACHE_MAX, &b->cache) != CF_OK) {
+        free(b->label);
         free(b);
         return CF_ERR_NOMEM;
     }
@@ -89,6 +99,7 @@ cf_barrier_free(cf_barrier_t *b)
     if (b == NULL)
         return;
     cf_barrier_seal(b);
+    cf_bcache_free(b->cache);
     pthread_rwlock_destroy(&b->lock);
     pthread_mutex_destroy(&b->rotate_lock);
     free(b->label);
@@ -448,6 +459,7 @@ cf_barrier_seal(cf_barrier_t *b)
     b->sealed = true;
     pthread_rwlock_unlock(&b->lock);
     free(old);
+    cf_bcache_clear(b->cache);
 }
 
 bool
@@ -526,6 +538,26 @@ out:
 }
 
 cf_err_t
+cf_barrier_get_cached(cf_barrier_t *b, const char *path, cf_buf_t **out)
+{
+    uint64_t  gen;
+    cf_err_t  rc;
+
+    *out = NULL;
+    if ((rc = cf_barrier_check_unsealed(b)) != CF_OK
+        || (rc = cf_barrier_check_path(path, false)) != CF_OK)
+        return rc;
+    if (cf_bcache_lookup(b->cache, path, out, &gen))
+        return *out != NULL ? CF_OK : CF_ERR_NOT_FOUND;
+    rc = cf_barrier_get(b, path, out);
+    if (rc == CF_OK)
+        cf_bcache_fill(b->cache, path, (*out)->data, (*out)->len, gen);
+    else if (rc == CF_ERR_NOT_FOUND)
+        cf_bcache_fill(b->cache, path, NULL, 0, gen);
+    return rc;
+}
+
+cf_err_t
 cf_barrier_put(cf_barrier_t *b, const char *path, const void *data,
                size_t len)
 {
@@ -543,6 +575,7 @@ cf_barrier_put(cf_barrier_t *b, const char *path, const void *data,
            != CF_OK)
         goto out;
     rc = cf_storage_put(b->store, path, e->data, e->len);
+    cf_bcache_forget(b->cache, path);
 out:
     cf_buf_free(e);
     return rc;
@@ -614,6 +647,8 @@ cf_barrier_put_many(cf_barrier_t *b, size_t n, const char *const *paths,
         elens[i] = e[i]->len;
     }
     rc = cf_storage_put_many(b->store, n, paths, vals, elens);
+    for (i = 0; i < n; i++)
+        cf_bcache_forget(b->cache, paths[i]);
 out:
     for (i = 0; e != NULL && i < n; i++)
         cf_buf_free(e[i]);
@@ -631,7 +666,9 @@ cf_barrier_delete(cf_barrier_t *b, const char *path)
     if ((rc = cf_barrier_check_unsealed(b)) != CF_OK
         || (rc = cf_barrier_check_path(path, false)) != CF_OK)
         return rc;
-    return cf_storage_delete(b->store, path);
+    rc = cf_storage_delete(b->store, path);
+    cf_bcache_forget(b->cache, path);
+    return rc;
 }
 
 cf_err_t
@@ -642,7 +679,9 @@ cf_barrier_delete_prefix(cf_barrier_t *b, const char *prefix)
     if ((rc = cf_barrier_check_unsealed(b)) != CF_OK
         || (rc = cf_barrier_check_path(prefix, false)) != CF_OK)
         return rc;
-    return cf_storage_delete_prefix(b->store, prefix);
+    rc = cf_storage_delete_prefix(b->store, prefix);
+    cf_bcache_forget_prefix(b->cache, prefix);
+    return rc;
 }
 
 cf_err_t

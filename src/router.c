@@ -1079,6 +1079,20 @@ cf_view_path(cf_req_t *req, const char *key)
     return p;
 }
 
+/* Whether the mount's engine lets key be served from the barrier cache. */
+static bool
+cf_view_cached(const cf_req_t *req, const char *key)
+{
+    const char *const  *c = req->mount->engine != NULL
+                            ? req->mount->engine->cached : NULL;
+
+    for (; c != NULL && *c != NULL; c++) {
+        if (strncmp(key, *c, strlen(*c)) == 0)
+            return true;
+    }
+    return false;
+}
+
 cf_err_t
 cf_view_get(cf_req_t *req, const char *key, cf_buf_t **out)
 {
@@ -1088,7 +1102,9 @@ cf_view_get(cf_req_t *req, const char *key, cf_buf_t **out)
     *out = NULL;
     if (p == NULL)
         return CF_ERR_NOMEM;
-    rc = cf_barrier_get(req->srv->barrier, p, out);
+    rc = cf_view_cached(req, key)
+         ? cf_barrier_get_cached(req->srv->barrier, p, out)
+         : cf_barrier_get(req->srv->barrier, p, out);
     free(p);
     return rc;
 }

@@ -55,7 +55,16 @@ bool cf_barrier_sealed(cf_barrier_t *b);
  * *out owned by the caller (cf_buf_free zeroes it). */
 cf_err_t cf_barrier_get(cf_barrier_t *b, const char *path, cf_buf_t **out);
 
-/* Encrypt under the current term and store durably. */
+/* The same, for an entry that is a setting, not a secret: answered from
+ * the barrier's cache of decrypted entries when it can be (absence too),
+ * filled from storage when not. Every put and delete through the barrier
+ * keeps the cache current. Never use it for secrets: the plaintext stays
+ * in memory until the entry changes or the barrier seals. */
+cf_err_t cf_barrier_get_cached(cf_barrier_t *b, const char *path,
+                               cf_buf_t **out);
+
+/* Encrypt under the current term and store (committed; durability as in
+ * storage.h). */
 cf_err_t cf_barrier_put(cf_barrier_t *b, const char *path,
                         const void *data, size_t len);
 
@@ -67,7 +76,7 @@ cf_err_t cf_barrier_put_json(cf_barrier_t *b, const char *path,
                              const json_t *v);
 
 /* Encrypt n entries under the current term and store them in one
- * durable transaction: all or none. */
+ * transaction: all or none. */
 cf_err_t cf_barrier_put_many(cf_barrier_t *b, size_t n,
                              const char *const *paths,
                              const void *const *data, const size_t *lens);

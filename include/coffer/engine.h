@@ -39,6 +39,11 @@ typedef struct cf_engine_s {
     /* Patterns (as in paths) served without a token, e.g. "login/+";
      * NULL-terminated, or NULL for none. */
     const char *const *unauthenticated;
+    /* Key prefixes (in the mount's view) of entries that are settings,
+     * not secrets, and are read on hot paths: cf_view_get answers them
+     * from the barrier's cache (barrier_cache.h). NULL-terminated, or
+     * NULL for none. */
+    const char *const *cached;
     /* Optional hooks; run under the mount table lock, no request. */
     cf_err_t        (*mount)(cf_server_t *srv, cf_mount_t *m);
     cf_err_t        (*unmount)(cf_server_t *srv, cf_mount_t *m);

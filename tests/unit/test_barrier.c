@@ -381,6 +381,63 @@ cf_test_no_key(void **state)
     cf_test_get_str(t->b, "p", "v");
 }
 
+/* Cached reads see every change made through the barrier, absence
+ * included, and nothing once sealed. */
+static void
+cf_test_cached_reads(void **state)
+{
+    cf_test_barrier_t  *t = *state;
+    const char         *paths[2] = { "m/role/a", "m/role/b" };
+    const void         *vals[2] = { "a2", "b2" };
+    const size_t        lens[2] = { 2, 2 };
+    cf_buf_t           *v = NULL;
+
+    assert_int_equal(cf_barrier_initialize(t->b, true), CF_OK);
+    assert_int_equal(cf_barrier_get_cached(t->b, "m/role/a", &v),
+                     CF_ERR_NOT_FOUND);
+    assert_null(v);
+    cf_test_put_str(t->b, "m/role/a", "a1");
+    assert_int_equal(cf_barrier_get_cached(t->b, "m/role/a", &v), CF_OK);
+    assert_memory_equal(v->data, "a1", 2);
+    cf_buf_free(v);
+    /* Served from memory now: the stored entry is gone behind the
+     * barrier's back (raw storage), and the cached read still answers. */
+    assert_int_equal(cf_storage_delete(t->s, "m/role/a"), CF_OK);
+    assert_int_equal(cf_barrier_get_cached(t->b, "m/role/a", &v), CF_OK);
+    cf_buf_free(v);
+    cf_test_get_fails(t->b, "m/role/a", CF_ERR_NOT_FOUND);
+    /* Every barrier write forgets: put, put_many, delete, delete_prefix. */
+    cf_test_put_str(t->b, "m/role/a", "a1b");
+    assert_int_equal(cf_barrier_get_cached(t->b, "m/role/a", &v), CF_OK);
+    assert_int_equal(v->len, 3);
+    cf_buf_free(v);
+    assert_int_equal(cf_barrier_put_many(t->b, 2, paths, vals, lens), CF_OK);
+    assert_int_equal(cf_barrier_get_cached(t->b, "m/role/a", &v), CF_OK);
+    assert_memory_equal(v->data, "a2", 2);
+    cf_buf_free(v);
+    assert_int_equal(cf_barrier_delete(t->b, "m/role/a"), CF_OK);
+    assert_int_equal(cf_barrier_get_cached(t->b, "m/role/a", &v),
+                     CF_ERR_NOT_FOUND);
+    assert_int_equal(cf_barrier_get_cached(t->b, "m/role/b", &v), CF_OK);
+    cf_buf_free(v);
+    assert_int_equal(cf_barrier_delete_prefix(t->b, "m/"), CF_OK);
+    assert_int_equal(cf_barrier_get_cached(t->b, "m/role/b", &v),
+                     CF_ERR_NOT_FOUND);
+    /* Sealed: refused, and unsealing starts from storage. */
+    cf_test_put_str(t->b, "m/role/c", "c1");
+    assert_int_equal(cf_barrier_get_cached(t->b, "m/role/c", &v), CF_OK);
+    cf_buf_free(v);
+    cf_barrier_seal(t->b);
+    v = (cf_buf_t *) 1;
+    assert_int_equal(cf_barrier_get_cached(t->b, "m/role/c", &v),
+                     CF_ERR_SEALED);
+    assert_null(v);
+    assert_int_equal(cf_storage_delete(t->s, "m/role/c"), CF_OK);
+    assert_int_equal(cf_barrier_unseal(t->b), CF_OK);
+    assert_int_equal(cf_barrier_get_cached(t->b, "m/role/c", &v),
+                     CF_ERR_NOT_FOUND);
+}
+
 static void
 cf_test_invalid_paths(void **state)
 {
@@ -484,6 +541,8 @@ main(void)
             cf_test_setup, cf_test_teardown),
         cmocka_unit_test_setup_teardown(cf_test_no_key,
             cf_test_setup, cf_test_teardown),
+        cmocka_unit_test_setup_teardown(cf_test_cached_reads,
+                                        cf_test_setup, cf_test_teardown),
         cmocka_unit_test_setup_teardown(cf_test_invalid_paths,
             cf_test_setup, cf_test_teardown),
         cmocka_unit_test_setup_teardown(cf_test_concurrent_rotate,
