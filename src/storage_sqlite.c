@@ -15,8 +15,9 @@
  * one fdatasync makes every earlier commit durable at once. With
  * synchronous=FULL each request thread sat through its own fsync; now a
  * request thread commits and moves on, and the HTTP layer holds only the
- * response until the syncer reports the commit durable. Checkpoints still
- * sync the WAL before and the database after, as NORMAL does.
+ * response until the syncer reports the commit durable. Checkpoints run on
+ * their own thread (sqlite_ckpt.h) and still sync the WAL before and the
+ * database after, as NORMAL does.
  */
 #include "coffer/storage.h"
 
@@ -32,6 +33,7 @@
 #include <unistd.h>
 
 #include "coffer/log.h"
+#include "sqlite_ckpt.h"
 
 #define CF_SQLITE_PATH_MAX      4096
 #define CF_SQLITE_READERS       4
@@ -104,6 +106,9 @@ typedef struct {
     /* The WAL file, opened read-only for fdatasync by the syncer. Our
      * connections stay open, so SQLite never unlinks it under us. */
     int                        wal_fd;
+
+    /* Checkpoints, off the writers' path (sqlite_ckpt.h). */
+    cf_sqlite_ckpt_t          *ckpt;
 } cf_storage_sqlite_t;
 
 /*
@@ -648,6 +653,7 @@ cf_storage_sqlite_close(cf_storage_t *st)
     cf_storage_sqlite_t  *s = (cf_storage_sqlite_t *) st;
     size_t                i;
 
+    cf_sqlite_ckpt_stop(s->ckpt);       /* before the writer closes */
     cf_syncer_free(s->base.syncer);     /* syncs what is outstanding */
     if (s->wal_fd >= 0)
         close(s->wal_fd);
@@ -781,7 +787,9 @@ cf_storage_sqlite_open(const char *path, cf_storage_t **out)
         if (rc != CF_OK)
             goto out;
     }
-    if ((rc = cf_storage_sqlite_syncer_start(s, path)) != CF_OK)
+    if ((rc = cf_storage_sqlite_syncer_start(s, path)) != CF_OK
+        || (rc = cf_sqlite_ckpt_start(s->writer.db, path, &s->ckpt))
+           != CF_OK)
         goto out;
     *out = &s->base;
 out:

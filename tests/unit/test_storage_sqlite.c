@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "coffer/storage.h"
 #include "helpers.h"
@@ -243,6 +244,41 @@ cf_test_marks(void **state)
     assert_true(cf_storage_is_durable(t->s, m1 + 2));
 }
 
+/* The WAL is copied into the database file by the checkpoint thread
+ * (SQLite's own automatic checkpoint is off): after ~2000 pages of
+ * writes the database file grows without anyone asking. */
+static void
+cf_test_checkpoints(void **state)
+{
+    cf_test_sqlite_t  *t = *state;
+    struct stat        st;
+    char               path[32], *val;
+    int                i;
+
+    val = malloc(3000);
+    assert_non_null(val);
+    memset(val, 'x', 3000);
+    for (i = 0; i < 2000; i++) {
+        snprintf(path, sizeof(path), "ck/%05d", i);
+        assert_int_equal(cf_storage_put(t->s, path, val, 3000), CF_OK);
+    }
+    free(val);
+    for (i = 0; i < 200; i++) {
+        assert_int_equal(stat(t->file, &st), 0);
+        if (st.st_size > 2 * 1024 * 1024)
+            break;
+        usleep(50 * 1000);
+    }
+    assert_true(st.st_size > 2 * 1024 * 1024);
+    {
+        cf_buf_t  *b = NULL;
+
+        assert_int_equal(cf_storage_get(t->s, "ck/01999", &b), CF_OK);
+        assert_int_equal(b->len, 3000);
+        cf_buf_free(b);
+    }
+}
+
 static void
 cf_test_open_fails(void **state)
 {
@@ -403,6 +439,8 @@ main(void)
         cmocka_unit_test_setup_teardown(cf_test_durable_reopen,
             cf_test_sqlite_setup, cf_test_sqlite_teardown),
         cmocka_unit_test_setup_teardown(cf_test_marks,
+            cf_test_sqlite_setup, cf_test_sqlite_teardown),
+        cmocka_unit_test_setup_teardown(cf_test_checkpoints,
             cf_test_sqlite_setup, cf_test_sqlite_teardown),
         cmocka_unit_test_setup_teardown(cf_test_open_fails,
             cf_test_sqlite_setup, cf_test_sqlite_teardown),
