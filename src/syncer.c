@@ -5,14 +5,25 @@
  * written; `durable` is the highest count a finished sync covered. A sync
  * started after reading committed == n covers the first n commits, since
  * their writes happened before the count was raised.
+ *
+ * Pacing: a sync costs ~300 us of CPU on a VM whatever it covers, so
+ * under concurrent load fewer, fuller syncs are cheaper. When the last
+ * round answered several waiters, the next sync starts no sooner than
+ * CF_SYNCER_PACE_US after the last one started, and collects what commits
+ * meanwhile. A lone client's round answers one waiter and is never
+ * delayed. (Measured with 16 connections issuing stored certificates:
+ * +12% throughput at 2 ms; 4 ms is worse, as requests wait longer.)
  */
 #include "coffer/syncer.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "coffer/log.h"
+
+#define CF_SYNCER_PACE_US  2000
 
 struct cf_syncer_s {
     cf_syncer_sync_fn      sync;
@@ -30,6 +41,7 @@ struct cf_syncer_s {
     pthread_cond_t         done;
     cf_syncer_waiter_t    *waiters;
     uint64_t               wanted;      /* highest mark anyone waits for */
+    unsigned               blocked;     /* threads in cf_syncer_wait */
     bool                   stop;
     bool                   exited;      /* the thread answers no more */
 };
@@ -54,16 +66,44 @@ cf_syncer_take_answered_locked(cf_syncer_t *s, bool all)
     return out;
 }
 
-/* Outside the lock: a callback may resume an HTTP connection. */
-static void
+/* Outside the lock: a callback may resume an HTTP connection. Returns
+ * how many were answered. */
+static unsigned
 cf_syncer_answer(cf_syncer_waiter_t *list, cf_err_t rc)
 {
     cf_syncer_waiter_t  *w, *next;
+    unsigned             n = 0;
 
     for (w = list; w != NULL; w = next) {
         next = w->next;            /* fn may end w's life */
         w->fn(w->arg, rc);
+        n++;
     }
+    return n;
+}
+
+static uint64_t
+cf_syncer_now_us(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+}
+
+/* Under load (the last round answered more than one), wait until the
+ * pace since the last sync's start has passed. */
+static void
+cf_syncer_pace(unsigned last_answered, uint64_t last_start)
+{
+    uint64_t         now = cf_syncer_now_us();
+    struct timespec  ts;
+
+    if (last_answered < 2 || now >= last_start + CF_SYNCER_PACE_US)
+        return;
+    ts.tv_sec = 0;
+    ts.tv_nsec = (long) (last_start + CF_SYNCER_PACE_US - now) * 1000;
+    (void) nanosleep(&ts, NULL);
 }
 
 static void *
@@ -71,7 +111,8 @@ cf_syncer_main(void *arg)
 {
     cf_syncer_t         *s = arg;
     cf_syncer_waiter_t  *answered;
-    uint64_t             target;
+    uint64_t             target, last_start = 0;
+    unsigned             last_answered = 0;
     bool                 failed;
     cf_err_t             rc;
 
@@ -83,8 +124,15 @@ cf_syncer_main(void *arg)
         if (atomic_load(&s->failed)
             || s->wanted <= atomic_load(&s->durable))
             break;                  /* stop, with nothing outstanding */
+        if (!s->stop && last_answered >= 2) {
+            pthread_mutex_unlock(&s->lock);
+            cf_syncer_pace(last_answered, last_start);
+            pthread_mutex_lock(&s->lock);
+        }
+        last_answered = s->blocked;
         target = atomic_load(&s->committed);
         pthread_mutex_unlock(&s->lock);
+        last_start = cf_syncer_now_us();
         rc = s->sync(s->arg);
         pthread_mutex_lock(&s->lock);
         if (rc == CF_OK) {
@@ -99,7 +147,8 @@ cf_syncer_main(void *arg)
         answered = cf_syncer_take_answered_locked(s, failed);
         pthread_cond_broadcast(&s->done);
         pthread_mutex_unlock(&s->lock);
-        cf_syncer_answer(answered, failed ? CF_ERR_STORAGE : CF_OK);
+        last_answered += cf_syncer_answer(answered, failed ? CF_ERR_STORAGE
+                                                           : CF_OK);
         pthread_mutex_lock(&s->lock);
     }
     /* After a failure, or when stopping with every wanted mark durable:
@@ -217,9 +266,11 @@ cf_syncer_wait(cf_syncer_t *s, uint64_t mark)
 
     pthread_mutex_lock(&s->lock);
     cf_syncer_want_locked(s, mark);
+    s->blocked++;
     while (!atomic_load(&s->failed) && !s->exited
            && mark > atomic_load(&s->durable))
         pthread_cond_wait(&s->done, &s->lock);
+    s->blocked--;
     rc = !atomic_load(&s->failed) && mark <= atomic_load(&s->durable)
          ? CF_OK : CF_ERR_STORAGE;
     pthread_mutex_unlock(&s->lock);
