@@ -95,6 +95,13 @@ cf_err_t cf_pki_hsm_pkey(cf_hsm_t *h, const cf_hsm_id_t *id, EVP_PKEY *pub,
  * for P-521. */
 const EVP_MD *cf_pki_md_for(const EVP_PKEY *key);
 
+/* ---- pki_sec1.c --------------------------------------------------------- */
+
+/* An EC key (P-256/384/521) as SEC1 DER, without OpenSSL's encoder setup.
+ * *out on the secure heap: OPENSSL_secure_clear_free(*out, *out_len).
+ * CF_ERR_INVALID for any other key. */
+cf_err_t cf_pki_sec1_der(EVP_PKEY *k, unsigned char **out, size_t *out_len);
+
 /* ---- pki.c: helpers ----------------------------------------------------- */
 
 /* Segment n (0-based) of req->rest into buf; false when missing/long. */

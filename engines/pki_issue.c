@@ -173,6 +173,35 @@ cf_pki_leaf_key(cf_req_t *req, json_t *role, EVP_PKEY **out,
     return *out != NULL ? CF_OK : CF_ERR_INTERNAL;
 }
 
+/* An EC key in SEC1 form (what PEM_write_bio_PrivateKey_traditional and
+ * i2d_PrivateKey give), without OpenSSL's encoder setup (pki_sec1.c):
+ * base64 DER, or PEM through b. */
+static json_t *
+cf_pki_ec_key_out(EVP_PKEY *k, bool der, BIO *b)
+{
+    unsigned char  *d = NULL;
+    size_t          dn = 0;
+    char           *p, *s;
+    json_t         *j = NULL;
+    long            n;
+
+    if (cf_pki_sec1_der(k, &d, &dn) != CF_OK)
+        return NULL;
+    if (der) {
+        if ((s = cf_b64_encode(d, dn)) != NULL) {
+            j = json_string(s);
+            cf_mem_free_str(s);
+        }
+    } else if (PEM_write_bio(b, "EC PRIVATE KEY", "", d, (long) dn) > 0
+               && (n = BIO_get_mem_data(b, &p)) > 0) {
+        while (n > 0 && p[n - 1] == '\n')
+            n--;
+        j = json_stringn(p, (size_t) n);
+    }
+    OPENSSL_secure_clear_free(d, dn);
+    return j;
+}
+
 /* The private key as PEM (traditional or PKCS#8) or base64 DER, into a
  * JSON string; the intermediate buffers are on the secure heap. */
 static json_t *
@@ -187,6 +216,11 @@ cf_pki_key_out(EVP_PKEY *k, bool der, bool pkcs8)
 
     if (b == NULL)
         return NULL;
+    if (!pkcs8 && EVP_PKEY_get_base_id(k) == EVP_PKEY_EC) {
+        j = cf_pki_ec_key_out(k, der, b);
+        BIO_free(b);
+        return j;
+    }
     if (der) {
         dn = pkcs8 ? i2d_PKCS8PrivateKey_bio(b, k, NULL, NULL, 0, NULL, NULL)
                    : i2d_PrivateKey_bio(b, k);

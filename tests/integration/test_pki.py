@@ -178,7 +178,7 @@ def test_issue_sign_verify_and_list(pki, workdir):
         extra_params={"alt_names": "api.example.com",
                       "ip_sans": "127.0.0.1"})["data"]
     assert r["private_key_type"] == "ec"
-    assert "PRIVATE KEY" in r["private_key"]
+    assert r["private_key"].startswith("-----BEGIN EC PRIVATE KEY-----\n")
     assert r["ca_chain"] == [d["certificate"]]
     leaf = write(workdir, "leaf.pem", r["certificate"])
     v = openssl("verify", "-CAfile", ca, leaf)
@@ -229,6 +229,13 @@ def test_issue_sign_verify_and_list(pki, workdir):
                      token=root))["data"]
     assert openssl("x509", "-inform", "DER", "-noout",
                    input=base64.b64decode(rd["certificate"])).returncode == 0
+    # the EC key in DER (SEC1) is the certificate's key too
+    kd = openssl("pkey", "-inform", "DER", "-pubout",
+                 input=base64.b64decode(rd["private_key"]))
+    assert kd.returncode == 0, kd.stderr
+    cd = openssl("x509", "-inform", "DER", "-noout", "-pubkey",
+                 input=base64.b64decode(rd["certificate"]))
+    assert kd.stdout == cd.stdout
     rb = ok(srv.post("pki/issue/web", {"common_name": "b.example.com",
                                        "format": "pem_bundle"},
                      token=root))["data"]
