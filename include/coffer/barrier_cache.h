@@ -12,7 +12,9 @@
  * cache only if no forget touched its path's bucket since the reader's
  * lookup missed (the generation it got from cf_bcache_lookup). So a
  * reader that read the old value while a writer changed it cannot leave
- * the old value behind.
+ * the old value behind. Coherence is within this process only: a storage
+ * backend written by another node too (none exists yet) would need that
+ * node's writes to forget here as well.
  *
  * Bounded: at most `max` entries; a fill that would exceed it empties the
  * cache first. Values are copied in and out and zeroed when dropped.
