@@ -558,6 +558,33 @@ cf_barrier_get_cached(cf_barrier_t *b, const char *path, cf_buf_t **out)
 }
 
 cf_err_t
+cf_barrier_get_json_cached(cf_barrier_t *b, const char *path, json_t **out)
+{
+    cf_buf_t      *raw = NULL;
+    json_error_t   jerr;
+    uint64_t       gen;
+    cf_err_t       rc;
+
+    *out = NULL;
+    if ((rc = cf_barrier_check_unsealed(b)) != CF_OK
+        || (rc = cf_barrier_check_path(path, false)) != CF_OK)
+        return rc;
+    if (cf_bcache_lookup_json(b->cache, path, out, &gen))
+        return *out != NULL ? CF_OK : CF_ERR_NOT_FOUND;
+    rc = cf_barrier_get(b, path, &raw);
+    if (rc == CF_ERR_NOT_FOUND)
+        cf_bcache_fill(b->cache, path, NULL, 0, gen);
+    if (rc != CF_OK)
+        return rc;
+    cf_bcache_fill(b->cache, path, raw->data, raw->len, gen);
+    *out = json_loadb((const char *) raw->data, raw->len, 0, &jerr);
+    cf_buf_free(raw);
+    if (*out == NULL)
+        return cf_barrier_integrity(path, "not JSON");
+    return CF_OK;
+}
+
+cf_err_t
 cf_barrier_put(cf_barrier_t *b, const char *path, const void *data,
                size_t len)
 {

@@ -16,6 +16,7 @@
 typedef struct cf_bcache_entry_s {
     char                        *path;
     cf_buf_t                    *val;       /* NULL: known absent */
+    json_t                      *json;      /* val parsed, on demand */
     struct cf_bcache_entry_s    *next;
 } cf_bcache_entry_t;
 
@@ -46,6 +47,7 @@ cf_bcache_entry_free(cf_bcache_entry_t *e)
 {
     free(e->path);
     cf_buf_free(e->val);                    /* zeroes */
+    json_decref(e->json);                   /* zeroing allocator (mem.h) */
     free(e);
 }
 
@@ -125,6 +127,37 @@ cf_bcache_lookup(cf_bcache_t *c, const char *path, cf_buf_t **out,
             hit = true;
         else if ((*out = cf_buf_new_copy(e->val->data, e->val->len))
                  != NULL)
+            hit = true;
+        break;
+    }
+    pthread_mutex_unlock(&c->lock);
+    return hit;
+}
+
+bool
+cf_bcache_lookup_json(cf_bcache_t *c, const char *path, json_t **out,
+                      uint64_t *gen)
+{
+    cf_bcache_bucket_t  *b = cf_bcache_bucket(c, path);
+    cf_bcache_entry_t   *e;
+    json_error_t         jerr;
+    bool                 hit = false;
+
+    *out = NULL;
+    pthread_mutex_lock(&c->lock);
+    *gen = b->gen;
+    for (e = b->head; e != NULL; e = e->next) {
+        if (strcmp(e->path, path) != 0)
+            continue;
+        if (e->val == NULL) {
+            hit = true;
+            break;
+        }
+        /* Parsed once; callers get copies they may change. */
+        if (e->json == NULL)
+            e->json = json_loadb((const char *) e->val->data, e->val->len,
+                                 0, &jerr);
+        if (e->json != NULL && (*out = json_deep_copy(e->json)) != NULL)
             hit = true;
         break;
     }

@@ -1213,6 +1213,16 @@ cf_view_get_json(cf_req_t *req, const char *key, json_t **out)
     cf_err_t       rc;
 
     *out = NULL;
+    if (cf_view_cached(req, key)) {
+        /* Settings: a copy of the cached parse, no decrypt, no parse. */
+        char  *p = cf_view_path(req, key);
+
+        if (p == NULL)
+            return CF_ERR_NOMEM;
+        rc = cf_barrier_get_json_cached(req->srv->barrier, p, out);
+        free(p);
+        return rc;
+    }
     if ((rc = cf_view_get(req, key, &b)) != CF_OK)
         return rc;
     *out = json_loadb((const char *) b->data, b->len, 0, &jerr);

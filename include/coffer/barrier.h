@@ -63,6 +63,12 @@ cf_err_t cf_barrier_get(cf_barrier_t *b, const char *path, cf_buf_t **out);
 cf_err_t cf_barrier_get_cached(cf_barrier_t *b, const char *path,
                                cf_buf_t **out);
 
+/* The same as parsed JSON (any JSON value), from the cache's parsed copy
+ * when it can be: *out is the caller's to change and free. A value that
+ * does not parse is CF_ERR_INTEGRITY (logged with the path). */
+cf_err_t cf_barrier_get_json_cached(cf_barrier_t *b, const char *path,
+                                    json_t **out);
+
 /* Encrypt under the current term and store (committed; durability as in
  * storage.h). */
 cf_err_t cf_barrier_put(cf_barrier_t *b, const char *path,

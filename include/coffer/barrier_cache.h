@@ -27,6 +27,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "coffer/err.h"
 #include "coffer/mem.h"
 
@@ -42,6 +44,12 @@ void cf_bcache_free(cf_bcache_t *c);
  * cf_bcache_fill. A hit whose copy cannot be made counts as a miss. */
 bool cf_bcache_lookup(cf_bcache_t *c, const char *path, cf_buf_t **out,
                       uint64_t *gen);
+
+/* The same hit or miss, as JSON: *out a deep copy of the value parsed
+ * (once, then kept beside the bytes), NULL for an absent path. A value
+ * that does not parse, or a copy that cannot be made, is a miss. */
+bool cf_bcache_lookup_json(cf_bcache_t *c, const char *path, json_t **out,
+                           uint64_t *gen);
 
 /* Remember path's value (val NULL: absent) unless path was forgotten
  * since the lookup that returned gen. Best effort: out of memory just

@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -423,6 +424,28 @@ cf_test_cached_reads(void **state)
     assert_int_equal(cf_barrier_delete_prefix(t->b, "m/"), CF_OK);
     assert_int_equal(cf_barrier_get_cached(t->b, "m/role/b", &v),
                      CF_ERR_NOT_FOUND);
+    /* Parsed reads follow the same writes. */
+    {
+        json_t  *j = NULL;
+
+        cf_test_put_str(t->b, "m/role/j", "{\"v\": 1}");
+        assert_int_equal(cf_barrier_get_json_cached(t->b, "m/role/j", &j),
+                         CF_OK);
+        assert_int_equal(json_integer_value(json_object_get(j, "v")), 1);
+        json_decref(j);
+        cf_test_put_str(t->b, "m/role/j", "{\"v\": 2}");
+        assert_int_equal(cf_barrier_get_json_cached(t->b, "m/role/j", &j),
+                         CF_OK);
+        assert_int_equal(json_integer_value(json_object_get(j, "v")), 2);
+        json_decref(j);
+        cf_test_put_str(t->b, "m/role/bad", "not json");
+        assert_int_equal(cf_barrier_get_json_cached(t->b, "m/role/bad", &j),
+                         CF_ERR_INTEGRITY);
+        assert_null(j);
+        assert_int_equal(cf_barrier_delete(t->b, "m/role/j"), CF_OK);
+        assert_int_equal(cf_barrier_get_json_cached(t->b, "m/role/j", &j),
+                         CF_ERR_NOT_FOUND);
+    }
     /* Sealed: refused, and unsealing starts from storage. */
     cf_test_put_str(t->b, "m/role/c", "c1");
     assert_int_equal(cf_barrier_get_cached(t->b, "m/role/c", &v), CF_OK);

@@ -132,6 +132,47 @@ cf_test_bounded(void **state)
     cf_bcache_free(c);
 }
 
+/* JSON lookups: parsed once, every caller gets its own copy. */
+static void
+cf_test_json(void **state)
+{
+    cf_bcache_t  *c = NULL;
+    json_t       *a = NULL, *b = NULL;
+    uint64_t      gen;
+    const char   *doc = "{\"ttl\": 60, \"names\": [\"a\"]}";
+
+    (void) state;
+    assert_int_equal(cf_bcache_new(16, &c), CF_OK);
+    assert_false(cf_bcache_lookup_json(c, "r", &a, &gen));
+    assert_null(a);
+    cf_bcache_fill(c, "r", doc, strlen(doc), gen);
+    assert_true(cf_bcache_lookup_json(c, "r", &a, &gen));
+    assert_int_equal(json_integer_value(json_object_get(a, "ttl")), 60);
+    /* Changing one copy changes neither the cache nor the next copy. */
+    json_object_set_new(a, "ttl", json_integer(1));
+    json_array_append_new(json_object_get(a, "names"), json_string("b"));
+    assert_true(cf_bcache_lookup_json(c, "r", &b, &gen));
+    assert_int_equal(json_integer_value(json_object_get(b, "ttl")), 60);
+    assert_int_equal(json_array_size(json_object_get(b, "names")), 1);
+    json_decref(a);
+    json_decref(b);
+    /* The bytes are still there for a byte lookup. */
+    cf_test_hit(c, "r", doc);
+    /* Absent; and a value that is not JSON is a miss, not a hit. */
+    assert_false(cf_bcache_lookup_json(c, "gone", &a, &gen));
+    cf_bcache_fill(c, "gone", NULL, 0, gen);
+    assert_true(cf_bcache_lookup_json(c, "gone", &a, &gen));
+    assert_null(a);
+    assert_false(cf_bcache_lookup_json(c, "bad", &a, &gen));
+    cf_bcache_fill(c, "bad", "{nope", 5, gen);
+    assert_false(cf_bcache_lookup_json(c, "bad", &a, &gen));
+    assert_null(a);
+    /* Forget drops the parsed copy with the bytes. */
+    cf_bcache_forget(c, "r");
+    assert_false(cf_bcache_lookup_json(c, "r", &a, &gen));
+    cf_bcache_free(c);
+}
+
 int
 main(void)
 {
@@ -139,6 +180,7 @@ main(void)
         cmocka_unit_test(cf_test_fill_and_forget),
         cmocka_unit_test(cf_test_fill_after_forget_is_dropped),
         cmocka_unit_test(cf_test_bounded),
+        cmocka_unit_test(cf_test_json),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
