@@ -537,6 +537,21 @@ out:
     return rc;
 }
 
+/* A cache miss: read path from storage and remember the answer, value or
+ * absence, for the lookup that returned gen. */
+static cf_err_t
+cf_barrier_get_fill(cf_barrier_t *b, const char *path, uint64_t gen,
+                    cf_buf_t **out)
+{
+    cf_err_t  rc = cf_barrier_get(b, path, out);
+
+    if (rc == CF_OK)
+        cf_bcache_fill(b->cache, path, (*out)->data, (*out)->len, gen);
+    else if (rc == CF_ERR_NOT_FOUND)
+        cf_bcache_fill(b->cache, path, NULL, 0, gen);
+    return rc;
+}
+
 cf_err_t
 cf_barrier_get_cached(cf_barrier_t *b, const char *path, cf_buf_t **out)
 {
@@ -549,12 +564,7 @@ cf_barrier_get_cached(cf_barrier_t *b, const char *path, cf_buf_t **out)
         return rc;
     if (cf_bcache_lookup(b->cache, path, out, &gen))
         return *out != NULL ? CF_OK : CF_ERR_NOT_FOUND;
-    rc = cf_barrier_get(b, path, out);
-    if (rc == CF_OK)
-        cf_bcache_fill(b->cache, path, (*out)->data, (*out)->len, gen);
-    else if (rc == CF_ERR_NOT_FOUND)
-        cf_bcache_fill(b->cache, path, NULL, 0, gen);
-    return rc;
+    return cf_barrier_get_fill(b, path, gen, out);
 }
 
 cf_err_t
@@ -571,12 +581,8 @@ cf_barrier_get_json_cached(cf_barrier_t *b, const char *path, json_t **out)
         return rc;
     if (cf_bcache_lookup_json(b->cache, path, out, &gen))
         return *out != NULL ? CF_OK : CF_ERR_NOT_FOUND;
-    rc = cf_barrier_get(b, path, &raw);
-    if (rc == CF_ERR_NOT_FOUND)
-        cf_bcache_fill(b->cache, path, NULL, 0, gen);
-    if (rc != CF_OK)
+    if ((rc = cf_barrier_get_fill(b, path, gen, &raw)) != CF_OK)
         return rc;
-    cf_bcache_fill(b->cache, path, raw->data, raw->len, gen);
     *out = json_loadb((const char *) raw->data, raw->len, 0, &jerr);
     cf_buf_free(raw);
     if (*out == NULL)
