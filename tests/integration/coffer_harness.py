@@ -187,6 +187,9 @@ class Coffer:
         self.config_text = config_text
         self.generate_key = generate_key
         self.port = None
+        # A TLS listener: scheme "https" and verify = the CA file to trust.
+        self.scheme = "http"
+        self.verify = True
         self.proc = None
         self.runs = 0
         self.out_path = None
@@ -282,7 +285,8 @@ class Coffer:
                 raise ServerError("coffer exited with %d during start-up:\n%s"
                                   % (rc, self.logs()))
             try:
-                requests.get(self.url("sys/health"), timeout=2)
+                requests.get(self.url("sys/health"), timeout=2,
+                             verify=self.verify)
                 return
             except requests.RequestException:
                 pass
@@ -397,7 +401,7 @@ class Coffer:
 
     @property
     def addr(self):
-        return "http://127.0.0.1:%d" % self.port
+        return "%s://127.0.0.1:%d" % (self.scheme, self.port)
 
     def url(self, path):
         return "%s/v1/%s" % (self.addr, path.lstrip("/"))
@@ -413,7 +417,8 @@ class Coffer:
         if json_body is not None:
             data = json.dumps(json_body)
         return requests.request(method, self.url(path), data=data, headers=h,
-                                params=params, timeout=HTTP_TIMEOUT)
+                                params=params, timeout=HTTP_TIMEOUT,
+                                verify=self.verify)
 
     def get(self, path, token=None, **kw):
         return self.req("GET", path, token, **kw)
