@@ -83,12 +83,14 @@ wait_code "http://127.0.0.1:$P_C/v1/sys/health" "$COFFER_PID" "$TMP/coffer.log"
 api POST sys/mounts/pki '{"type":"pki"}'
 api POST pki/root/generate/internal \
     '{"common_name":"bench root","key_type":"ec","key_bits":256,"ttl":"87600h"}'
+# basic_constraints_valid_for_non_ca: the leaf gets basicConstraints
+# CA:FALSE like the in-process certificate, so both build the same thing.
 api POST pki/roles/ec \
-    '{"allowed_domains":"example.com","allow_subdomains":true,"key_type":"ec","key_bits":256,"ttl":"1h"}'
+    '{"allowed_domains":"example.com","allow_subdomains":true,"key_type":"ec","key_bits":256,"ttl":"1h","basic_constraints_valid_for_non_ca":true}'
 api POST pki/roles/ec-nostore \
-    '{"allowed_domains":"example.com","allow_subdomains":true,"key_type":"ec","key_bits":256,"ttl":"1h","no_store":true}'
+    '{"allowed_domains":"example.com","allow_subdomains":true,"key_type":"ec","key_bits":256,"ttl":"1h","no_store":true,"basic_constraints_valid_for_non_ca":true}'
 api POST pki/roles/rsa \
-    '{"allowed_domains":"example.com","allow_subdomains":true,"key_type":"rsa","key_bits":2048,"ttl":"1h"}'
+    '{"allowed_domains":"example.com","allow_subdomains":true,"key_type":"rsa","key_bits":2048,"ttl":"1h","basic_constraints_valid_for_non_ca":true}'
 openssl req -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
     -keyout "$TMP/csr.key" -out "$TMP/csr.pem" -subj /CN=www.example.com \
     2>/dev/null || die "openssl req failed"

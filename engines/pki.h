@@ -71,6 +71,9 @@ typedef struct {
     int64_t      not_before;    /* unix seconds */
     int64_t      not_after;
     bool         is_ca;
+    /* A leaf carries basicConstraints (critical, CA:FALSE) only when its
+     * role asks (basic_constraints_valid_for_non_ca), as Vault's do. */
+    bool         bc_non_ca;
     int64_t      max_path_len;  /* -1: none */
     json_t      *key_usage;     /* Vault names, e.g. "DigitalSignature" */
     json_t      *ext_key_usage; /* "ServerAuth", ... */

@@ -517,8 +517,9 @@ cf_pki_cert_build(cf_req_t *req, const cf_pki_tmpl_t *t,
         const char  *ext[5] = { NULL };
         size_t       ne = 0;
 
-        if ((rc = cf_pki_ext_conf(x, &ctx, NID_basic_constraints,
-                                  "critical,CA:FALSE")) != CF_OK)
+        if (t->bc_non_ca
+            && (rc = cf_pki_ext_conf(x, &ctx, NID_basic_constraints,
+                                     "critical,CA:FALSE")) != CF_OK)
             goto out;
         if (json_array_size(t->key_usage) > 0) {
             if ((rc = cf_pki_ku_string(t->key_usage, false, NULL, ku,

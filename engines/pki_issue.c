@@ -84,6 +84,8 @@ cf_pki_tmpl_from_role(cf_pki_tmpl_t *t, json_t *role)
         json_decref(*slot);
         *slot = cf_pki_role_list(role, f[i].name);
     }
+    t->bc_non_ca = json_is_true(json_object_get(
+                       role, "basic_constraints_valid_for_non_ca"));
     t->server_flag = json_is_true(json_object_get(role, "server_flag"));
     t->client_flag = json_is_true(json_object_get(role, "client_flag"));
     t->code_signing_flag = json_is_true(json_object_get(role,

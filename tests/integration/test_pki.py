@@ -187,6 +187,8 @@ def test_issue_sign_verify_and_list(pki, workdir):
     assert "DNS:www.example.com" in t and "DNS:api.example.com" in t
     assert "IP Address:127.0.0.1" in t
     assert "TLS Web Server Authentication" in t
+    # as Vault: no Basic Constraints on a leaf unless the role asks
+    assert "Basic Constraints" not in t
     assert "OCSP - URI:http://127.0.0.1:8200/v1/pki/ocsp" in t
     assert "URI:http://127.0.0.1:8200/v1/pki/crl" in t
     # the returned key belongs to the certificate
@@ -241,6 +243,20 @@ def test_issue_sign_verify_and_list(pki, workdir):
                      token=root))["data"]
     assert rb["certificate"].count("BEGIN CERTIFICATE") == 2
     assert "PRIVATE KEY" in rb["certificate"]
+
+
+def test_basic_constraints_on_leaves_only_when_asked(pki, workdir):
+    srv, root = pki
+    ca = write(workdir, "ca.pem", root_ca(srv, root)["certificate"])
+    ok(srv.post("pki/roles/bc", role_body(
+        basic_constraints_valid_for_non_ca=True), token=root))
+    r = ok(srv.post("pki/issue/bc", {"common_name": "bc.example.com"},
+                    token=root))["data"]
+    leaf = write(workdir, "bc.pem", r["certificate"])
+    t = openssl("x509", "-in", leaf, "-noout", "-text").stdout.decode()
+    assert re.search(r"X509v3 Basic Constraints: critical\s+CA:FALSE", t), t
+    v = openssl("verify", "-CAfile", ca, leaf)
+    assert v.returncode == 0, v.stdout + v.stderr
 
 
 def test_ttl_capping_and_bad_input(pki, workdir):
