@@ -728,20 +728,6 @@ cf_audit_idle(cf_server_t *srv)
     return n == 0;
 }
 
-static const char *
-cf_audit_op_name(cf_op_t op)
-{
-    switch (op) {
-    case CF_OP_READ:   return "read";
-    case CF_OP_CREATE: return "create";
-    case CF_OP_UPDATE: return "update";
-    case CF_OP_DELETE: return "delete";
-    case CF_OP_LIST:   return "list";
-    case CF_OP_PATCH:  return "patch";
-    }
-    return "unknown";
-}
-
 /* The fields every entry of this request has (plaintext; hashed per
  * device). */
 static json_t *
@@ -774,7 +760,7 @@ cf_audit_base(cf_req_t *req, const char *type)
     }
     rq = json_pack("{s:s, s:s, s:s, s:s, s:{s:s}, s:s, s:O, s:s, s:I}",
                    "id", req->request_id,
-                   "operation", cf_audit_op_name(req->op),
+                   "operation", cf_op_name(req->op),
                    "client_token", req->client_token != NULL
                                    ? req->client_token : "",
                    "client_token_accessor", acc != NULL ? acc : "",

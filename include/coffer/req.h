@@ -30,6 +30,22 @@ typedef enum {
     CF_OP_PATCH  = 1 << 5       /* PATCH */
 } cf_op_t;
 
+/* Vault's name of an operation ("read", "create", ...), as audit logs
+ * and policies spell it; "unknown" for anything else. */
+static inline const char *
+cf_op_name(cf_op_t op)
+{
+    switch (op) {
+    case CF_OP_READ:   return "read";
+    case CF_OP_CREATE: return "create";
+    case CF_OP_UPDATE: return "update";
+    case CF_OP_DELETE: return "delete";
+    case CF_OP_LIST:   return "list";
+    case CF_OP_PATCH:  return "patch";
+    }
+    return "unknown";
+}
+
 #define CF_OP_WRITE  (CF_OP_CREATE | CF_OP_UPDATE)
 #define CF_OP_ALL    (CF_OP_READ | CF_OP_WRITE | CF_OP_DELETE | CF_OP_LIST \
                       | CF_OP_PATCH)

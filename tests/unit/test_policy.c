@@ -76,20 +76,6 @@ cf_test_acl(const char *const *texts, size_t n, const json_t *identity)
     return acl;
 }
 
-static const char *
-cf_test_op(cf_op_t op)
-{
-    switch (op) {
-    case CF_OP_READ:   return "read";
-    case CF_OP_CREATE: return "create";
-    case CF_OP_UPDATE: return "update";
-    case CF_OP_DELETE: return "delete";
-    case CF_OP_LIST:   return "list";
-    case CF_OP_PATCH:  return "patch";
-    default:           return "?";
-    }
-}
-
 static void
 cf_test_cases(const cf_acl_t *acl, const cf_case_t *cases, size_t n)
 {
@@ -109,7 +95,7 @@ cf_test_cases(const cf_acl_t *acl, const cf_case_t *cases, size_t n)
         assert_true(got == (r.reason == CF_ACL_OK));
         if (got != cases[i].allowed) {
             fprintf(stderr, "case %zu: %s %s %s: want %s, got %s (%s)\n",
-                    i, cf_test_op(cases[i].op), cases[i].path,
+                    i, cf_op_name(cases[i].op), cases[i].path,
                     cases[i].params != NULL ? cases[i].params : "",
                     cases[i].allowed ? "allowed" : "denied",
                     got ? "allowed" : "denied", cf_acl_reason_str(r.reason));
