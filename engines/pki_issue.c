@@ -210,7 +210,6 @@ static json_t *
 cf_pki_key_out(EVP_PKEY *k, bool der, bool pkcs8)
 {
     BIO            *b = BIO_new(BIO_s_secmem());
-    unsigned char  *d = NULL;
     char           *p, *s = NULL;
     json_t         *j = NULL;
     long            n;
@@ -244,7 +243,6 @@ cf_pki_key_out(EVP_PKEY *k, bool der, bool pkcs8)
             j = json_stringn(p, (size_t) n);
         }
     }
-    (void) d;
     BIO_free(b);
     return j;
 }

@@ -528,6 +528,23 @@ cf_http_durable(void *arg, cf_err_t rc)
     atomic_fetch_sub(&h->held, 1);
 }
 
+/* Queue resp (taken) now that the syncer has answered: the 500 instead
+ * when it could not make the commits durable. That error response passes
+ * the gate in cf_http_send because durable_rc is set. */
+static enum MHD_Result
+cf_http_answer(cf_http_conn_t *hc, unsigned status, struct MHD_Response *resp)
+{
+    enum MHD_Result  ret;
+
+    if (hc->durable_rc != CF_OK) {
+        MHD_destroy_response(resp);
+        return cf_http_error(hc, 500, cf_err_message(hc->durable_rc));
+    }
+    ret = MHD_queue_response(hc->conn, status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
 /*
  * Queue resp (taken) once every commit made so far is durable: at once
  * when it already is, else hold it and suspend the connection until the
@@ -557,12 +574,8 @@ cf_http_send(cf_http_conn_t *hc, unsigned status, struct MHD_Response *resp)
             return MHD_YES;
         }
         atomic_fetch_sub(&h->held, 1);
-        /* Stopping: block instead. On failure the error response passes
-         * the gate because durable_rc is set. */
-        if ((hc->durable_rc = cf_storage_sync(st)) != CF_OK) {
-            MHD_destroy_response(resp);
-            return cf_http_error(hc, 500, cf_err_message(hc->durable_rc));
-        }
+        hc->durable_rc = cf_storage_sync(st);       /* stopping: block */
+        return cf_http_answer(hc, status, resp);
     }
     ret = MHD_queue_response(hc->conn, status, resp);
     MHD_destroy_response(resp);
@@ -574,16 +587,9 @@ static enum MHD_Result
 cf_http_release(cf_http_conn_t *hc)
 {
     struct MHD_Response  *resp = hc->held;
-    enum MHD_Result       ret;
 
     hc->held = NULL;
-    if (hc->durable_rc != CF_OK) {
-        MHD_destroy_response(resp);
-        return cf_http_error(hc, 500, cf_err_message(hc->durable_rc));
-    }
-    ret = MHD_queue_response(hc->conn, hc->held_status, resp);
-    MHD_destroy_response(resp);
-    return ret;
+    return cf_http_answer(hc, hc->held_status, resp);
 }
 
 static enum MHD_Result
